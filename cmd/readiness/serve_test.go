@@ -1,0 +1,378 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/readinesslab/readiness/internal/proto"
+)
+
+// The readiness binary, built once on first use and removed by TestMain.
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func readinessBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "readiness-test-"); binErr != nil {
+			return
+		}
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		binPath = filepath.Join(binDir, "readiness")
+		out, err := exec.Command(goTool, "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// syncBuffer collects a child's stderr while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// process is a running `readiness serve`.
+type process struct {
+	cmd    *exec.Cmd
+	line   string // the first line on stdout
+	addr   string // the address that line names
+	stderr *syncBuffer
+	exited chan struct{}
+	err    error // cmd.Wait's result, once exited is closed
+}
+
+var listening = regexp.MustCompile(`^(\w+) listening on (\S+) \(loops=\d+ [^)]*\)`)
+
+// startServe runs `readiness serve args...` and waits for its listening line.
+func startServe(t *testing.T, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(readinessBinary(t), append([]string{"serve"}, args...)...)
+	p := &process{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(stdout)
+		line, _ := r.ReadString('\n')
+		lines <- strings.TrimSuffix(line, "\n")
+		io.Copy(io.Discard, r)
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	select {
+	case p.line = <-lines:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no listening line within 10 s; stderr:\n%s", p.stderr)
+	}
+	m := listening.FindStringSubmatch(p.line)
+	if m == nil {
+		t.Fatalf("first line %q is not a listening line; stderr:\n%s", p.line, p.stderr)
+	}
+	p.addr = m[2]
+	return p
+}
+
+func (p *process) signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait returns the exit status, failing the test if the process has not
+// exited within d.
+func (p *process) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(d):
+		t.Fatalf("still running %v later; stderr:\n%s", d, p.stderr)
+	}
+	var ee *exec.ExitError
+	switch {
+	case p.err == nil:
+		return 0
+	case errors.As(p.err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatal(p.err)
+	return -1
+}
+
+// run runs `readiness serve args...` to completion.
+func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(readinessBinary(t), append([]string{"serve"}, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// request sends one GET on a new connection and checks the exact answer; it
+// returns the connection, still open.
+func request(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	readExactly(t, c, proto.OK)
+	return c
+}
+
+func readExactly(t *testing.T, c net.Conn, want []byte) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, len(want))
+	if n, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read %d of %d bytes: %v (got %q)", n, len(want), err, got[:n])
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func readEOF(t *testing.T, c net.Conn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := c.Read(make([]byte, 256))
+	if n > 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("want the connection closed, got %d bytes, %v", n, err)
+	}
+}
+
+// eachModel runs body for every model of the table, in parallel.
+func eachModel(t *testing.T, body func(t *testing.T, m model)) {
+	for _, m := range models {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			body(t, m)
+		})
+	}
+}
+
+func TestServeListensAndStops(t *testing.T) {
+	eachModel(t, func(t *testing.T, m model) {
+		p := startServe(t, m.name, "-addr", "127.0.0.1:0")
+		if !strings.HasPrefix(p.line, m.name+" listening on 127.0.0.1:") || strings.HasSuffix(p.addr, ":0") {
+			t.Fatalf("listening line %q: want the model and the real port", p.line)
+		}
+		if strings.Contains(p.line, "ignored") {
+			t.Errorf("listening line %q names ignored flags, none were set", p.line)
+		}
+		c := request(t, p.addr)
+		p.signal(t, syscall.SIGTERM)
+		readEOF(t, c) // the idle connection is closed
+		if code := p.wait(t, 5*time.Second); code != 0 {
+			t.Fatalf("exit status %d after SIGTERM, want 0; stderr:\n%s", code, p.stderr)
+		}
+	})
+}
+
+// Every model accepts every flag and names the ones that do not apply to it.
+func TestServeIgnoredFlags(t *testing.T) {
+	eachModel(t, func(t *testing.T, m model) {
+		p := startServe(t, m.name, "-addr", "127.0.0.1:0", "-trigger", "edge", "-accept", "exclusive",
+			"-serial", "-delay-mode", "timer", "-loops", "1")
+		var want []string
+		for _, f := range []string{"trigger", "accept", "serial", "delay-mode"} {
+			if m.ignores(f) {
+				want = append(want, "-"+f)
+			}
+		}
+		suffix := "; ignored by " + m.name + ": " + strings.Join(want, ", ")
+		if !strings.HasSuffix(p.line, suffix) {
+			t.Errorf("listening line %q: want it to end %q", p.line, suffix)
+		}
+		request(t, p.addr)
+		p.signal(t, syscall.SIGINT)
+		if code := p.wait(t, 5*time.Second); code != 0 {
+			t.Fatalf("exit status %d after SIGINT, want 0; stderr:\n%s", code, p.stderr)
+		}
+	})
+}
+
+func TestServeBadArguments(t *testing.T) {
+	cases := [][]string{
+		{},
+		{"nginx"},
+		{"std", "gnet"},
+		{"std", "-nope"},
+		{"std", "-loops", "-1"},
+		{"std", "-max-conns", "0"},
+		{"std", "-delay", "soon"},
+	}
+	for _, m := range models {
+		cases = append(cases,
+			[]string{m.name, "-trigger", "sideways"},
+			[]string{m.name, "-accept", "sideways"},
+			[]string{m.name, "-delay-mode", "sideways"})
+	}
+	for _, args := range cases {
+		stdout, stderr, code := run(t, args...)
+		if code != 2 || stdout != "" || !strings.HasPrefix(stderr, "readiness serve: ") {
+			t.Errorf("serve %q: exit %d, stdout %q, stderr %q; want exit 2 and a message on stderr", args, code, stdout, stderr)
+		}
+	}
+}
+
+func TestServeHelp(t *testing.T) {
+	stdout, _, code := run(t, "-h")
+	if code != 0 {
+		t.Fatalf("-h: exit %d", code)
+	}
+	flat := strings.Join(strings.Fields(stdout), " ")
+	for _, m := range models {
+		if !strings.Contains(stdout, "\n  "+m.name+" ") || !strings.Contains(flat, m.summary) {
+			t.Errorf("-h does not explain model %s:\n%s", m.name, stdout)
+		}
+	}
+	for _, f := range []string{"addr", "loops", "trigger", "accept", "serial", "delay", "delay-mode",
+		"idle-timeout", "header-timeout", "max-conns", "cpuprofile"} {
+		if !strings.Contains(stdout, "\n  -"+f+" ") && !strings.Contains(stdout, "\n  -"+f+"\n") {
+			t.Errorf("-h does not explain -%s:\n%s", f, stdout)
+		}
+	}
+}
+
+// A delayed response in flight when SIGTERM arrives goes out whole.
+func TestServeShutdownDeliversInFlight(t *testing.T) {
+	eachModel(t, func(t *testing.T, m model) {
+		p := startServe(t, m.name, "-addr", "127.0.0.1:0", "-delay", "1s", "-loops", "1")
+		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // the server has read both requests
+		p.signal(t, syscall.SIGTERM)
+		readExactly(t, c, append(append([]byte{}, proto.OK...), proto.OK...))
+		readEOF(t, c)
+		if code := p.wait(t, 5*time.Second); code != 0 {
+			t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr)
+		}
+	})
+}
+
+// A second signal during the graceful shutdown exits at once.
+func TestServeSecondSignal(t *testing.T) {
+	eachModel(t, func(t *testing.T, m model) {
+		p := startServe(t, m.name, "-addr", "127.0.0.1:0", "-delay", "1m", "-delay-mode", "timer")
+		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		p.signal(t, syscall.SIGTERM)
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.stderr.String(), "second signal exits at once"); {
+			if time.Now().After(deadline) {
+				t.Fatalf("no shutdown message after SIGTERM; stderr:\n%s", p.stderr)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		p.signal(t, syscall.SIGTERM)
+		if code := p.wait(t, 3*time.Second); code != 128+int(syscall.SIGTERM) {
+			t.Fatalf("exit status %d after a second SIGTERM, want %d; stderr:\n%s", code, 128+int(syscall.SIGTERM), p.stderr)
+		}
+	})
+}
+
+// -cpuprofile writes a profile of the serving period, closed at shutdown.
+func TestServeCPUProfile(t *testing.T) {
+	eachModel(t, func(t *testing.T, m model) {
+		file := filepath.Join(t.TempDir(), "cpu.pprof")
+		p := startServe(t, m.name, "-addr", "127.0.0.1:0", "-cpuprofile", file)
+		request(t, p.addr)
+		p.signal(t, syscall.SIGTERM)
+		if code := p.wait(t, 5*time.Second); code != 0 {
+			t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Fatalf("%s is not a gzipped pprof profile (%d bytes)", file, len(b))
+		}
+	})
+}
