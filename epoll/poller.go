@@ -1,0 +1,204 @@
+package epoll
+
+import (
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file is the only one that speaks epoll. The loop above it asks for
+// interest in reading and writing, waits, and gets back readable, writable
+// and hang-up; the kernel's EPOLL* bits never leave this file.
+
+// Readiness the loop is told about.
+const (
+	readable uint32 = 1 << iota // bytes to read, or the peer's FIN (a read returns 0)
+	writable                    // room in the send buffer
+	hangup                      // the connection is gone: reset, error, or both directions shut
+)
+
+// Interest the loop asks for.
+const (
+	wantRead  uint8 = 1 << iota // readable events (and the peer's FIN)
+	wantWrite                   // writable events
+)
+
+// maxEvents is how many events one wait returns at most: large, so that under
+// load one epoll_wait serves many connections and its cost per request fades.
+const maxEvents = 1024
+
+type poller struct {
+	fd     int  // the epoll instance
+	wakefd int  // an eventfd in the set: writing to it ends a wait
+	edge   bool // connections are registered with EPOLLET
+	n      int  // events held in events from the last wait
+	events [maxEvents]unix.EpollEvent
+}
+
+// newPoller creates an epoll instance with an eventfd registered in it.
+func newPoller(edge bool) (*poller, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	wfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	p := &poller{fd: fd, wakefd: wfd, edge: edge}
+	// The eventfd is level-triggered: it reports until the loop reads it, so
+	// a wake that lands while the loop is busy is not lost.
+	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, unix.EPOLLIN); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *poller) ctl(op, fd int, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(p.fd, op, fd, &ev))
+}
+
+// mask turns the loop's interest into epoll bits. EPOLLRDHUP goes with
+// reading only: in level mode it stays reported until the FIN is read, so a
+// connection that is not being read must not ask for it, or the wait spins.
+func (p *poller) mask(want uint8) uint32 {
+	var m uint32
+	if want&wantRead != 0 {
+		m |= unix.EPOLLIN | unix.EPOLLRDHUP
+	}
+	if want&wantWrite != 0 {
+		m |= unix.EPOLLOUT
+	}
+	if p.edge {
+		m |= unix.EPOLLET
+	}
+	return m
+}
+
+// add registers a connection with the given interest.
+func (p *poller) add(fd int, want uint8) error {
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, p.mask(want))
+}
+
+// modify changes a connection's interest. EPOLL_CTL_MOD polls the socket
+// again, so in edge mode too the loop hears about bytes that arrived while
+// it was not asking.
+func (p *poller) modify(fd int, want uint8) error {
+	return p.ctl(unix.EPOLL_CTL_MOD, fd, p.mask(want))
+}
+
+// addListener registers a listening socket, level-triggered in both modes:
+// the backlog keeps being reported until it is empty, so a pause in
+// accepting resumes by itself. exclusive asks the kernel to wake one of the
+// epoll instances sharing the socket rather than all of them.
+func (p *poller) addListener(fd int, exclusive bool) error {
+	var m uint32 = unix.EPOLLIN
+	if exclusive {
+		m |= unix.EPOLLEXCLUSIVE
+	}
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, m)
+}
+
+// remove takes an fd out of the set. Connections do not need it: closing a
+// socket that was never duplicated removes it. Listeners do (they are paused,
+// or shared with other loops), and EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD.
+func (p *poller) remove(fd int) error {
+	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0)
+}
+
+// wait fills p.events and returns how many it holds. It first polls without
+// blocking through a raw system call: under load events are almost always
+// pending, and a raw call skips the runtime's entersyscall/exitsyscall and
+// never lets sysmon hand this thread's P to another thread. Only when that
+// finds nothing does it block, through the ordinary Syscall6, so that the
+// runtime can run other goroutines on the P while this thread sleeps (a raw
+// blocking call would hold the P until a preemption signal). The price is one
+// extra epoll_wait each time the loop catches up with its clients.
+// msec < 0 waits without a deadline.
+func (p *poller) wait(msec int) (int, error) {
+	ptr := uintptr(unsafe.Pointer(&p.events[0]))
+	for {
+		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, 0, 0, 0)
+		if errno == 0 && (r > 0 || msec == 0) {
+			p.n = int(r)
+			return p.n, nil
+		}
+		if errno == 0 {
+			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(msec), 0, 0)
+		}
+		switch errno {
+		case 0:
+			p.n = int(r)
+			return p.n, nil
+		case unix.EINTR:
+			// A signal (the runtime's preemption, for one) ended the wait
+			// early; nothing happened to the set, so wait again.
+			continue
+		default:
+			p.n = 0
+			return 0, os.NewSyscallError("epoll_wait", errno)
+		}
+	}
+}
+
+// event returns the fd and readiness of the i-th event of the last wait.
+func (p *poller) event(i int) (int32, uint32) {
+	e := &p.events[i]
+	var r uint32
+	if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {
+		r |= readable
+	}
+	if e.Events&unix.EPOLLOUT != 0 {
+		r |= writable
+	}
+	if e.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		r |= hangup
+	}
+	return e.Fd, r
+}
+
+// wake ends the loop's current or next wait. Any goroutine may call it.
+func (p *poller) wake() error {
+	one := [8]byte{1}
+	for {
+		_, err := unix.Write(p.wakefd, one[:])
+		switch err {
+		case nil, unix.EAGAIN:
+			// EAGAIN: the counter is saturated, so a wake is already pending.
+			return nil
+		case unix.EINTR:
+			continue // interrupted before writing anything: try again
+		default:
+			return os.NewSyscallError("write", err)
+		}
+	}
+}
+
+// woken resets the eventfd after a wake, so that it stops being reported.
+func (p *poller) woken() {
+	var b [8]byte
+	// EAGAIN means another read already reset it; nothing else can fail here.
+	unix.Read(p.wakefd, b[:])
+}
+
+// closeEpoll closes the epoll instance. The eventfd stays open until close,
+// because Shutdown may still write to it from another goroutine.
+func (p *poller) closeEpoll() {
+	if p.fd >= 0 {
+		unix.Close(p.fd)
+		p.fd = -1
+	}
+}
+
+// close releases both fds.
+func (p *poller) close() {
+	p.closeEpoll()
+	if p.wakefd >= 0 {
+		unix.Close(p.wakefd)
+		p.wakefd = -1
+	}
+}
