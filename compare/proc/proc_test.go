@@ -1,0 +1,160 @@
+package proc
+
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func TestReadFixture(t *testing.T) {
+	s, err := readAt("testdata/proc", 4242)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Sample{
+		UserTicks: 731, SystemTicks: 259,
+		// Both threads: the main thread's status alone would say 17 and 2.
+		Voluntary: 17 + 90000, Involuntary: 2 + 311,
+		RSS: 10248 * 1024, PeakRSS: 12288 * 1024, Threads: 5,
+	}
+	if s != want {
+		t.Errorf("got  %+v\nwant %+v", s, want)
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	for _, tc := range []struct {
+		name, in   string
+		user, sys  uint64
+		threads    int
+		wantErrors bool
+	}{
+		{name: "plain", in: "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 5 7 0 0 20 0 1 0 1 1 1", user: 5, sys: 7, threads: 1},
+		{name: "name with spaces and parens", in: "9 (a) b (c)) R 0 1 1 0 -1 0 0 0 0 0 11 13 0 0 20 0 3 0 1 1 1", user: 11, sys: 13, threads: 3},
+		{name: "truncated", in: "9 (a) R 0 1 1", wantErrors: true},
+		{name: "no name", in: "9 a R 0 1 1 0 -1 0 0 0 0 0 11 13 0 0 20 0 3 0 1 1 1", wantErrors: true},
+		{name: "not a number", in: "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 x 7 0 0 20 0 1 0 1 1 1", wantErrors: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := ParseStat([]byte(tc.in))
+			if tc.wantErrors {
+				if err == nil {
+					t.Fatalf("no error for %q", tc.in)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.UserTicks != tc.user || st.SystemTicks != tc.sys || st.Threads != tc.threads {
+				t.Errorf("got %+v, want utime %d stime %d threads %d", st, tc.user, tc.sys, tc.threads)
+			}
+		})
+	}
+}
+
+func TestParseStatusErrors(t *testing.T) {
+	for _, in := range []string{
+		"Threads:\t1\nvoluntary_ctxt_switches:\t1\n",
+		"Threads:\t1\nvoluntary_ctxt_switches:\tx\nnonvoluntary_ctxt_switches:\t1\n",
+		"Threads:\t1\nvoluntary_ctxt_switches:\t1\nnonvoluntary_ctxt_switches:\t1\nVmRSS:\t10 MB\n",
+	} {
+		if _, err := ParseStatus([]byte(in)); err == nil {
+			t.Errorf("no error for %q", in)
+		}
+	}
+}
+
+// TestReadSelf reads this test process while it burns CPU and makes one
+// locked thread sleep: user time and that thread's voluntary switches must
+// show up in the sample.
+func TestReadSelf(t *testing.T) {
+	pid := os.Getpid()
+	before, err := Read(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Threads < 1 || before.RSS == 0 || before.PeakRSS < before.RSS {
+		t.Fatalf("implausible sample %+v", before)
+	}
+
+	// Burn at least five clock ticks of user time, bounded at 5 s of wall time.
+	hz := ClockTicks()
+	deadline := time.Now().Add(5 * time.Second)
+	x := uint64(1)
+	for {
+		for range 1_000_000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		s, err := Read(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.UserTicks >= before.UserTicks+5 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if x == 0 {
+		t.Log(x)
+	}
+
+	const sleeps = 50
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for range sleeps {
+			time.Sleep(200 * time.Microsecond)
+		}
+		close(done)
+	}()
+	<-done
+
+	after, err := Read(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.UserTicks < before.UserTicks+5 {
+		t.Errorf("user ticks went from %d to %d after burning CPU (%d ticks/s)", before.UserTicks, after.UserTicks, hz)
+	}
+	if after.Voluntary < before.Voluntary+sleeps/2 {
+		t.Errorf("voluntary switches went from %d to %d after %d sleeps", before.Voluntary, after.Voluntary, sleeps)
+	}
+	main, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ParseStatus(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Voluntary < st.Voluntary {
+		t.Errorf("sum over threads %d is below the main thread's own %d", after.Voluntary, st.Voluntary)
+	}
+}
+
+func TestClockTicks(t *testing.T) {
+	if hz := ClockTicks(); hz != 100 {
+		t.Errorf("ClockTicks() = %d; every Linux port the lab runs on uses 100", hz)
+	}
+}
+
+func TestTasks(t *testing.T) {
+	tids, err := Tasks(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tid := range tids {
+		if tid == os.Getpid() {
+			found = true
+		}
+		if _, err := TaskStatus(os.Getpid(), tid); err != nil {
+			t.Errorf("task %d: %v", tid, err)
+		}
+	}
+	if !found {
+		t.Errorf("tasks %v do not include the main thread %d", tids, os.Getpid())
+	}
+}
