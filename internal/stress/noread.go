@@ -1,0 +1,158 @@
+package stress
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/readinesslab/readiness/internal/conformance"
+	"github.com/readinesslab/readiness/internal/proto"
+)
+
+const (
+	// hogMaxRequests bounds what the never-reading client writes: a server
+	// that never pushes back fails the memory check long before this.
+	hogMaxRequests = 1_500_000
+	// hogChunk is how many pipelined requests go out per write.
+	hogChunk = 2048
+	// hogStall is how long a write must block for the client to count the
+	// server as having stopped reading.
+	hogStall = time.Second
+	// maxHogGrowth is how much the heap may grow while the server holds a
+	// connection that never reads: the contract's unsent bound (about
+	// 1 MiB) plus the read buffers and slack.
+	maxHogGrowth = 6 << 20
+	// maxResidue is how much of that may remain once the client is gone.
+	maxResidue = 1 << 20
+	// prompt is how soon another client must get its answer meanwhile.
+	prompt = 2 * time.Second
+)
+
+// testNeverReads pipelines requests on a connection that never reads its
+// responses, until the server stops reading it and the writes block. The
+// server's memory must stay bounded, another client on the same event loop
+// must be answered promptly throughout, and all is released when the
+// client goes away.
+func testNeverReads(t *testing.T, m conformance.Model) {
+	cfg := config(m)
+	cfg.Loops = 1 // the well-behaved client shares the hog's event loop
+	srv := start(t, m, cfg)
+	addr := srv.Addr()
+	other := mustDial(t, addr)
+	if err := roundTrip(other, request, proto.OK); err != nil {
+		t.Fatalf("warm-up: %v", err)
+	}
+	chunk := []byte(pipeline(hogChunk))
+	base := baseline(t)
+	heap0 := heapInuse()
+
+	hog, err := dial(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hog.Close()
+	var sent atomic.Int64
+	stalled := make(chan error, 1)
+	go func() {
+		for sent.Load() < hogMaxRequests {
+			_ = hog.SetWriteDeadline(time.Now().Add(hogStall))
+			n, err := hog.Write(chunk)
+			sent.Add(int64(n / len(request)))
+			if err != nil {
+				stalled <- err
+				return
+			}
+		}
+		stalled <- nil
+	}()
+
+	// Meanwhile the other client keeps asking; each answer must come
+	// promptly.
+	probeStop := make(chan struct{})
+	var probes sync.WaitGroup
+	probes.Add(1)
+	var probeErr error
+	var probed int
+	go func() {
+		defer probes.Done()
+		for {
+			select {
+			case <-probeStop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if probeErr = probeOnce(other); probeErr != nil {
+				return
+			}
+			probed++
+		}
+	}()
+
+	select {
+	case err = <-stalled:
+	case <-time.After(2 * time.Minute):
+		err = errors.New("the writes neither blocked nor finished")
+	}
+	close(probeStop)
+	probes.Wait()
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		t.Logf("the server stopped reading after %d pipelined requests; %d probes answered meanwhile", sent.Load(), probed)
+	case err == nil:
+		t.Errorf("wrote %d requests without the server ever pushing back", sent.Load())
+	default:
+		t.Fatalf("never-reading client, after %d requests: %v", sent.Load(), err)
+	}
+	if probeErr != nil {
+		t.Errorf("another client on the same loop, while the hog wrote: %v", probeErr)
+	}
+
+	for i := 0; i < 3; i++ {
+		if err := probeOnce(other); err != nil {
+			t.Errorf("another client on the same loop, while the hog is stalled: %v", err)
+		}
+	}
+	growth := int64(heapInuse()) - int64(heap0)
+	t.Logf("heap growth with the hog stalled: %.2f MiB", float64(growth)/(1<<20))
+	if growth > maxHogGrowth {
+		t.Errorf("heap grew by %.1f MiB with one never-reading client (bound %d MiB)", float64(growth)/(1<<20), maxHogGrowth>>20)
+	}
+
+	reset(hog)
+	settle(t, base, 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		growth = int64(heapInuse()) - int64(heap0)
+		if growth <= maxResidue {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("heap still %.1f MiB above its baseline after the hog left", float64(growth)/(1<<20))
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := probeOnce(other); err != nil {
+		t.Errorf("after the hog left: %v", err)
+	}
+}
+
+// probeOnce asks once on c and requires the answer within prompt.
+func probeOnce(c net.Conn) error {
+	if err := c.SetDeadline(time.Now().Add(prompt)); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(c, request); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	if err := expect(c, proto.OK); err != nil {
+		return fmt.Errorf("no answer within %v: %w", prompt, err)
+	}
+	return nil
+}
