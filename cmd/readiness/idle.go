@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/readinesslab/readiness/experiment"
+)
+
+func init() {
+	register(command{name: "idle", summary: "what an idle keep-alive connection costs each server: RSS per connection and threads", run: runIdle})
+}
+
+func idleUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, `Usage: readiness idle [flags]
+
+Starts each model (readiness serve MODEL, default flags) as a child process,
+opens -warmup connections and reads the server's RSS (VmRSS in
+/proc/PID/status), then opens -conns more keep-alive connections, each sending
+one request and reading its 200 before going idle, and reads the RSS again.
+The growth divided by -conns is what one idle connection costs the server's
+process (socket buffers live in the kernel and are not counted). Threads are
+read from the same file. The warm-up keeps one-time costs (first buffers,
+first goroutine stacks, the first heap growth) out of the per-connection figure.
+
+The open-file limit is raised for this process and the servers (as root, the
+hard limit too); connections come from 127.0.N.2, .3, ... with at most
+-per-source connections per address, so ephemeral ports do not run out.
+
+Flags:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func runIdle(args []string) int {
+	fs := flag.NewFlagSet("idle", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	conns := fs.Int("conns", 10000, "idle connections to open to each server")
+	warmup := fs.Int("warmup", 100, "connections opened before the baseline reading")
+	settle := fs.Duration("settle", time.Second, "pause before each RSS reading")
+	dialers := fs.Int("dialers", 64, "connections being opened at once")
+	perSource := fs.Int("per-source", 20000, "most connections from one 127.0.N.x source address")
+	list := fs.String("models", strings.Join(modelNames(), ","), "the models to measure, in order")
+	asJSON := fs.Bool("json", false, "print the rows as JSON")
+	markdown := fs.Bool("markdown", false, "print a Markdown document (the form kept in docs/)")
+	positional, help, err := parseAnywhere(fs, args)
+	if help {
+		idleUsage(os.Stdout, fs)
+		return 0
+	}
+	if err == nil && len(positional) > 0 {
+		err = fmt.Errorf("unexpected arguments %q", positional)
+	}
+	if err == nil && (*conns < 1 || *warmup < 1 || *dialers < 1 || *perSource < 1 || *perSource > 28000) {
+		err = fmt.Errorf("-conns, -warmup and -dialers must be at least 1, -per-source between 1 and 28000")
+	}
+	var targets []experiment.IdleTarget
+	for _, name := range strings.Split(*list, ",") {
+		if err != nil {
+			break
+		}
+		if _, err = lookupModel(name); err == nil {
+			targets = append(targets, experiment.IdleTarget{Name: name, Args: []string{name}})
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "readiness idle: %v\n(readiness idle -h explains it)\n", err)
+		return 2
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "readiness idle: %v\n", err)
+		return 1
+	}
+	cfg := experiment.IdleConfig{Exe: exe, Conns: *conns, Warmup: *warmup, Settle: *settle, Dialers: *dialers, PerSource: *perSource}
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		cfg.Progress = func(server string, open, total int) {
+			fmt.Fprintf(os.Stderr, "\r%s: %d/%d connections", server, open, total)
+			if open == total {
+				fmt.Fprintln(os.Stderr)
+			}
+		}
+	}
+	rows, err := experiment.Idle(cfg, targets)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "readiness idle: %v\n", err)
+		return 1
+	}
+	command := strings.Join(append([]string{"readiness", "idle"}, setFlags(fs)...), " ")
+	switch {
+	case *asJSON:
+		out := struct {
+			Machine experiment.Machine   `json:"machine"`
+			Command string               `json:"command"`
+			Rows    []experiment.IdleRow `json:"rows"`
+		}{experiment.ThisMachine(), command, rows}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+	case *markdown:
+		docHeader(os.Stdout, "What an idle connection costs", command)
+		fmt.Printf("%d idle keep-alive connections per server, after a warm-up of %d; RSS from /proc/PID/status.\n\n", *conns, *warmup)
+		writeIdleTable(os.Stdout, rows, true)
+	default:
+		fmt.Printf("%d idle keep-alive connections per server, after a warm-up of %d; RSS from /proc/PID/status\n\n", *conns, *warmup)
+		writeIdleTable(os.Stdout, rows, false)
+	}
+	return 0
+}
+
+func writeIdleTable(w io.Writer, rows []experiment.IdleRow, markdown bool) {
+	head := []string{"server", "conns", "ok", "rss_before", "rss_after", "bytes_per_conn", "threads", "open_s"}
+	cells := [][]string{head}
+	for _, r := range rows {
+		cells = append(cells, []string{
+			r.Server, fmt.Sprint(r.Conns), fmt.Sprint(r.OK),
+			mib(r.RSSBefore), mib(r.RSSAfter), fmt.Sprintf("%.0f", r.BytesPerConn),
+			fmt.Sprintf("%d -> %d", r.ThreadsBefore, r.ThreadsAfter), fmt.Sprintf("%.1f", r.OpenSeconds),
+		})
+	}
+	for i, c := range cells {
+		if markdown {
+			fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
+			if i == 0 {
+				fmt.Fprintf(w, "|%s\n", strings.Repeat(" --- |", len(c)))
+			}
+			continue
+		}
+		fmt.Fprintf(w, "%-8s %7s %7s %11s %11s %15s %9s %7s\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+	}
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -1,0 +1,232 @@
+package experiment
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/readinesslab/readiness/internal/proto"
+)
+
+// IdleTarget is one server of the idle-connections experiment.
+type IdleTarget struct {
+	Name string   // as shown
+	Args []string // serve arguments: the model and its flags
+}
+
+// IdleConfig sets the idle experiment.
+type IdleConfig struct {
+	Exe   string // the readiness binary
+	Conns int    // idle connections measured
+	// Warmup connections are opened (and served) before the baseline is
+	// taken, so one-time costs (the first buffers, the first goroutine
+	// stacks, the runtime's first heap growth) are not charged per connection.
+	Warmup int
+	// Settle is the pause before each RSS reading, for the server to finish
+	// the work the last connections caused.
+	Settle time.Duration
+	// Dialers bounds the connections being opened at once.
+	Dialers int
+	// PerSource is the most connections from one source address: each
+	// 127.0.x.y address has its own ephemeral ports (about 28000 by default).
+	PerSource int
+	// Progress, when set, hears how far each server has got.
+	Progress func(server string, open, total int)
+}
+
+// IdleRow is one server's result.
+type IdleRow struct {
+	Server        string  `json:"server"`
+	Conns         int     `json:"conns"`
+	OK            int     `json:"ok"` // connections answered 200 and held open
+	RSSBefore     int64   `json:"rss_before_bytes"`
+	RSSAfter      int64   `json:"rss_after_bytes"`
+	BytesPerConn  float64 `json:"bytes_per_conn"`
+	ThreadsBefore int     `json:"threads_before"`
+	ThreadsAfter  int     `json:"threads_after"`
+	OpenSeconds   float64 `json:"open_s"` // time to open and serve Conns connections
+}
+
+func (c *IdleConfig) defaults() {
+	if c.Warmup <= 0 {
+		c.Warmup = 100
+	}
+	if c.Settle <= 0 {
+		c.Settle = time.Second
+	}
+	if c.Dialers <= 0 {
+		c.Dialers = 64
+	}
+	if c.PerSource <= 0 {
+		c.PerSource = 20000
+	}
+}
+
+// Idle measures each target in turn: start it, open Warmup connections,
+// read its RSS, open Conns more idle keep-alive connections (one request
+// each), read its RSS again; the growth divided by Conns is the cost of one
+// idle connection. The server is stopped before the client closes, so the
+// TIME_WAIT states land on the server's side and the client's ports are
+// free for the next target.
+func Idle(cfg IdleConfig, targets []IdleTarget) ([]IdleRow, error) {
+	cfg.defaults()
+	if err := RaiseNoFile(uint64(cfg.Conns + cfg.Warmup + 1024)); err != nil {
+		return nil, err
+	}
+	var rows []IdleRow
+	for k, t := range targets {
+		row, err := idleOnce(cfg, k, t)
+		if err != nil {
+			return rows, fmt.Errorf("%s: %w", t.Name, err)
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+func idleOnce(cfg IdleConfig, k int, t IdleTarget) (row IdleRow, err error) {
+	row = IdleRow{Server: t.Name, Conns: cfg.Conns}
+	args := append(append([]string(nil), t.Args...),
+		"-idle-timeout", "0", "-header-timeout", "0", "-max-conns", fmt.Sprint(cfg.Conns+cfg.Warmup+64))
+	s, err := Start(cfg.Exe, args)
+	if err != nil {
+		return row, err
+	}
+	c := &idleClient{addr: s.Addr, third: byte(k%250 + 1), perSource: cfg.PerSource}
+	defer func() {
+		// Stop the server first: it closes every connection, so the TIME_WAIT
+		// states are its own and the client's ports are free at once.
+		if stopErr := s.Stop(); err == nil {
+			err = stopErr
+		}
+		c.closeAll()
+	}()
+	if n, err := c.open(cfg.Warmup, cfg.Dialers, nil); err != nil {
+		return row, fmt.Errorf("warm-up: %d of %d connections: %w", n, cfg.Warmup, err)
+	}
+	time.Sleep(cfg.Settle)
+	before, err := ReadStatus(s.PID)
+	if err != nil {
+		return row, err
+	}
+	progress := func(n int) {
+		if cfg.Progress != nil {
+			cfg.Progress(t.Name, n, cfg.Conns)
+		}
+	}
+	began := time.Now()
+	n, err := c.open(cfg.Conns, cfg.Dialers, progress)
+	row.OK = n
+	row.OpenSeconds = time.Since(began).Seconds()
+	if err != nil {
+		return row, fmt.Errorf("%d of %d connections: %w", n, cfg.Conns, err)
+	}
+	time.Sleep(cfg.Settle)
+	after, err := ReadStatus(s.PID)
+	if err != nil {
+		return row, err
+	}
+	row.RSSBefore, row.RSSAfter = before.RSS, after.RSS
+	row.ThreadsBefore, row.ThreadsAfter = before.Threads, after.Threads
+	row.BytesPerConn = float64(after.RSS-before.RSS) / float64(cfg.Conns)
+	return row, nil
+}
+
+// idleClient opens keep-alive connections from 127.0.third.2, .3, ... and
+// holds them.
+type idleClient struct {
+	addr      string
+	third     byte
+	perSource int
+
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// IdleRequest is the request each connection sends once.
+const IdleRequest = "GET /idle HTTP/1.1\r\nHost: idle\r\n\r\n"
+
+// open opens n more connections with at most dialers at a time, each sending
+// one request and reading its 200, and returns how many succeeded.
+func (c *idleClient) open(n, dialers int, progress func(int)) (int, error) {
+	var next, done atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	base := len(c.conns)
+	stop := make(chan struct{})
+	for range dialers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				conn, err := c.dial(base + i)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; close(stop) })
+					return
+				}
+				c.mu.Lock()
+				c.conns = append(c.conns, conn)
+				c.mu.Unlock()
+				if d := done.Add(1); progress != nil && d%1000 == 0 {
+					progress(int(d))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if progress != nil {
+		progress(int(done.Load()))
+	}
+	return int(done.Load()), firstErr
+}
+
+func (c *idleClient) dial(i int) (net.Conn, error) {
+	host := 2 + i/c.perSource
+	if host > 254 {
+		return nil, errors.New("out of source addresses: lower -conns")
+	}
+	src := &net.TCPAddr{IP: net.IPv4(127, 0, c.third, byte(host))}
+	d := net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}
+	conn, err := d.Dial("tcp", c.addr)
+	if err != nil {
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, len(proto.OK))
+	if _, err = io.WriteString(conn, IdleRequest); err == nil {
+		_, err = io.ReadFull(conn, got)
+	}
+	if err == nil && !bytes.Equal(got, proto.OK) {
+		err = fmt.Errorf("response %q, want %q", got, proto.OK)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+func (c *idleClient) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+	c.conns = nil
+}

@@ -1,0 +1,121 @@
+package experiment
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/readinesslab/readiness/internal/proto"
+)
+
+// SlowTarget is one server of the slow-handler experiment.
+type SlowTarget struct {
+	Name string   // as shown: "epoll block"
+	Args []string // serve arguments: the model and its flags (-delay is added)
+	// OneAfterOther and Together explain the two outcomes for this server;
+	// the measurement picks which one is printed.
+	OneAfterOther, Together string
+}
+
+// SlowRow is one server's result: when each of the two responses arrived,
+// in seconds after both requests were sent.
+type SlowRow struct {
+	Server string  `json:"server"`
+	First  float64 `json:"first_s"`
+	Second float64 `json:"second_s"`
+	Why    string  `json:"why"`
+}
+
+// SlowRequest closes the connection after its response, so the serial
+// server moves on to the next connection.
+const SlowRequest = "GET /slow HTTP/1.1\r\nHost: slow\r\nConnection: close\r\n\r\n"
+
+// Slow starts each target with -delay delay, opens two connections, sends
+// one request on each at the same moment and times both responses.
+func Slow(exe string, delay time.Duration, targets []SlowTarget) ([]SlowRow, error) {
+	var rows []SlowRow
+	for _, t := range targets {
+		first, second, err := slowOnce(exe, delay, t)
+		if err != nil {
+			return rows, fmt.Errorf("%s: %w", t.Name, err)
+		}
+		rows = append(rows, SlowRow{
+			Server: t.Name,
+			First:  first.Seconds(),
+			Second: second.Seconds(),
+			Why:    Why(first, second, delay, t),
+		})
+	}
+	return rows, nil
+}
+
+func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time.Duration, err error) {
+	s, err := Start(exe, append(append([]string(nil), t.Args...), "-delay", delay.String()))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() {
+		if stopErr := s.Stop(); err == nil {
+			err = stopErr
+		}
+	}()
+	// Both connections are open before either request goes out: the serial
+	// server leaves the second in the kernel's accept queue.
+	var conns [2]net.Conn
+	for i := range conns {
+		c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2*delay + 10*time.Second))
+		conns[i] = c
+	}
+	var took [2]time.Duration
+	var errs [2]error
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := io.WriteString(c, SlowRequest); err != nil {
+				errs[i] = err
+				return
+			}
+			got, err := io.ReadAll(c)
+			took[i] = time.Since(start)
+			if err == nil && !bytes.Equal(got, proto.OKClose) {
+				err = fmt.Errorf("response %q, want %q", got, proto.OKClose)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	return min(took[0], took[1]), max(took[0], took[1]), nil
+}
+
+// Why reads the measurement: the second response a whole delay after the
+// first means the requests were served one after the other; both within
+// about one delay means the waits overlapped.
+func Why(first, second, delay time.Duration, t SlowTarget) string {
+	d := delay.Seconds()
+	f, s := first.Seconds(), second.Seconds()
+	switch {
+	case f < 0.8*d:
+		return fmt.Sprintf("the first response came after %.2f s, before the %.2f s delay: the delay was not applied", f, d)
+	case s >= 1.8*d:
+		return fmt.Sprintf("the second waited a whole delay after the first (%.1f delays in all): %s", s/d, t.OneAfterOther)
+	case s < 1.5*d:
+		return fmt.Sprintf("both answered after one delay (%.1f and %.1f delays): %s", f/d, s/d, t.Together)
+	}
+	return fmt.Sprintf("the second came %.1f delays after the start, between the two patterns: the waits partly overlapped (a noisy machine?)", s/d)
+}
