@@ -125,8 +125,8 @@ func (l *loop) flush(slot int32, t int64) {
 	for c.wpend > 0 {
 		// A write to a reset socket fails with EPIPE; the Go runtime ignores
 		// SIGPIPE for fds other than stdout and stderr, so it cannot kill us.
-		n, err := unix.Write(c.fd, l.plan.reqs[c.woff:c.woff+c.wpend])
-		switch classify(n, err) {
+		n, errno := write(c.fd, l.plan.reqs[c.woff:c.woff+c.wpend])
+		switch classify(n, errno) {
 		case ioAgain:
 			// The socket buffer is full: keep the rest and let writability
 			// say when to go on.
@@ -162,9 +162,9 @@ func (l *loop) flush(slot int32, t int64) {
 // streaming across reads. It reports whether the connection is still open.
 func (l *loop) receive(slot int32) bool {
 	c := &l.conns[slot]
-	n, err := unix.Read(c.fd, l.buf)
+	n, errno := read(c.fd, l.buf)
 	t := now()
-	switch classify(n, err) {
+	switch classify(n, errno) {
 	case ioAgain:
 		return true
 	case ioEOF:

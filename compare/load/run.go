@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -44,6 +45,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		loops[i] = l
+	}
+
+	// A loop blocked in epoll_wait holds its P in a system call. With no P
+	// idle, sysmon takes it back after 20µs and keeps waking that often,
+	// which on a client pinned to one CPU steals the loop's own CPU; one
+	// spare P lets the loop sleep without that. Restored when Run returns.
+	if procs := runtime.GOMAXPROCS(0); procs <= cfg.Threads {
+		runtime.GOMAXPROCS(cfg.Threads + 1)
+		defer runtime.GOMAXPROCS(procs)
 	}
 
 	var wg sync.WaitGroup

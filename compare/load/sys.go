@@ -3,6 +3,7 @@ package load
 import (
 	"os"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,8 +45,20 @@ func (p *poller) mod(fd int, events uint32, slot, gen int32) error {
 	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(p.fd, unix.EPOLL_CTL_MOD, fd, &ev))
 }
 
-// wait blocks until at least one event; the timerfd in the set bounds it.
+// wait returns the pending events, blocking until there is at least one;
+// the timerfd in the set bounds the wait.
 func (p *poller) wait() (int, error) {
+	// Poll without blocking first, as a raw system call: while events are
+	// pending (the loop is busy) that is one plain system call, without the
+	// runtime's bookkeeping for calls that may block. EINTR or an error
+	// here falls through to the blocking wait, which reports it.
+	r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd),
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+	if errno == 0 && r > 0 {
+		return int(r), nil
+	}
+	// Nothing pending: block through the runtime's path, so that the P is
+	// free for Run's own goroutine while the loop sleeps.
 	for {
 		n, err := unix.EpollWait(p.fd, p.events, -1)
 		// EINTR: a signal (the Go runtime's preemption among them) cut the
@@ -158,13 +171,13 @@ const (
 	ioReset                 // the connection is broken
 )
 
-func classify(n int, err error) ioResult {
+func classify(n int, errno unix.Errno) ioResult {
 	switch {
-	case err == nil && n == 0:
+	case errno == 0 && n == 0:
 		return ioEOF
-	case err == nil:
+	case errno == 0:
 		return ioDone
-	case err == unix.EAGAIN, err == unix.EINTR:
+	case errno == unix.EAGAIN, errno == unix.EINTR:
 		// EAGAIN: the socket is not ready; level triggering reports it
 		// again when it is. EINTR cannot come from a nonblocking socket
 		// but would mean the same: nothing done, try again later.
@@ -174,6 +187,20 @@ func classify(n int, err error) ioResult {
 		// connected socket (ETIMEDOUT, EHOSTUNREACH) all mean it is gone.
 		return ioReset
 	}
+}
+
+// read and write on a nonblocking socket never sleep in the kernel, so
+// they go through RawSyscall: the runtime's entersyscall/exitsyscall, which
+// lets another thread take the P while a call blocks, would be pure cost.
+
+func read(fd int, p []byte) (int, unix.Errno) {
+	r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return int(r), errno
+}
+
+func write(fd int, p []byte) (int, unix.Errno) {
+	r, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	return int(r), errno
 }
 
 // epoch anchors the loop's clock; now is monotonic nanoseconds since it.
