@@ -70,6 +70,8 @@ func (c *conn) serve() {
 			copy(big, c.in[:c.have])
 			c.in = big
 		}
+		// Read returns once bytes arrive: on EAGAIN the runtime parks this
+		// goroutine until the netpoller reports the socket readable.
 		n, err := c.nc.Read(c.in[c.have:])
 		if n > 0 && !c.handle(n) {
 			return
@@ -92,13 +94,9 @@ func (c *conn) handle(n int) bool {
 	c.have = 0
 	if verdict == proto.Open && used < len(data) {
 		c.have = copy(c.in, data[used:])
-		if !headBefore || used > 0 {
-			// A new head began in this read.
-			c.headStart = now
-			if due, _ := c.due(); !due.IsZero() && (c.armed.IsZero() || c.armed.After(due)) && !c.arm(due) {
-				c.release(outp, out)
-				return false
-			}
+		if (!headBefore || used > 0) && !c.headBegan(now) {
+			c.release(outp, out)
+			return false
 		}
 	}
 	ok := len(out) == 0 || c.write(out)
@@ -113,6 +111,18 @@ func (c *conn) handle(n int) bool {
 	// During shutdown a connection closes once the responses it owed are
 	// out: nothing is in flight on it any more.
 	return !c.srv.closing.Load()
+}
+
+// headBegan notes that a new incomplete head got its first byte at now and
+// brings the read deadline forward if the header timeout falls due before
+// it; it reports whether to go on.
+func (c *conn) headBegan(now time.Time) bool {
+	c.headStart = now
+	due, _ := c.due()
+	if due.IsZero() || (!c.armed.IsZero() && !c.armed.After(due)) {
+		return true
+	}
+	return c.arm(due)
 }
 
 // release gives a response buffer back to the pool.
@@ -138,6 +148,8 @@ func (c *conn) write(b []byte) bool {
 			return false
 		}
 	}
+	// Write returns once all of b is out: on a short write or EAGAIN the
+	// runtime parks the goroutine until the socket is writable again.
 	_, err := c.nc.Write(b)
 	return err == nil
 }
