@@ -24,11 +24,14 @@ type stream struct {
 func (s stream) writes() []string {
 	var w []string
 	from := 0
-	for _, to := range append(s.cuts, len(s.data)) {
+	for _, to := range s.cuts {
 		if to > from {
 			w = append(w, s.data[from:to])
 			from = to
 		}
+	}
+	if from < len(s.data) {
+		w = append(w, s.data[from:])
 	}
 	return w
 }
@@ -53,9 +56,9 @@ func newStream(rng *rand.Rand) stream {
 	for range n {
 		var p string
 		switch r := rng.IntN(100); {
-		case r < 72:
+		case r < 84:
 			p = validRequest(rng)
-		case r < 76:
+		case r < 90:
 			// A pipeline of one request many times, up to about 256 KiB.
 			req := validRequest(rng)
 			p = strings.Repeat(req, 2+rng.IntN(max(1, min(300, 256<<10/len(req)))))

@@ -40,6 +40,10 @@ func exchangeTests(xs []exchange) []test {
 	return tests
 }
 
+// wireTests cover the contract's wire rules but one: TCP_NODELAY on each
+// accepted socket is a setting of the server's side of the connection, which
+// a client cannot observe, so each server package checks it on its own
+// sockets.
 func wireTests() []test {
 	return exchangeTests([]exchange{
 		{name: "get", send: get, want: ok},
