@@ -24,8 +24,9 @@ func RaiseNoFile(need uint64) error {
 		want.Max = want.Cur // allowed with CAP_SYS_RESOURCE only
 	}
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &want); err != nil {
-		return fmt.Errorf("open-file limit %d (hard %d), %d needed: setrlimit: %w; run as root or raise it with `ulimit -Hn %d`",
-			lim.Cur, lim.Max, need, err, need)
+		return fmt.Errorf("open-file limit %d (hard %d), %d needed: setrlimit: %w; raising the hard limit needs CAP_SYS_RESOURCE "+
+			"(root outside a restricted container, or `ulimit -Hn %d` before starting); here about %d fds are left per process after the margin",
+			lim.Cur, lim.Max, need, err, need, lim.Max)
 	}
 	return nil
 }

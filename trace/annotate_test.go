@@ -84,3 +84,37 @@ func dump(steps []Step) string {
 	writeSteps(&b, steps)
 	return b.String()
 }
+
+func TestLoopStory(t *testing.T) {
+	for _, model := range []string{"epoll", "gnet"} {
+		seq := annotateFixture(t, model)
+		loops := 0
+		for _, th := range seq.Threads {
+			if th.Role == RoleLoop {
+				loops++
+			}
+		}
+		if loops == 0 {
+			t.Errorf("%s: no event loop among %+v", model, seq.Threads)
+		}
+		if find(seq.Setup, 0, "epoll_create1", "the loop's own epoll instance") < 0 {
+			t.Errorf("%s: the loop's epoll instance is not named:\n%s", model, dump(seq.Setup))
+		}
+		reg := find(seq.Script, 0, "epoll_ctl", "registers conn#1")
+		ready := find(seq.Script, max(reg, 0), "epoll_", "reports conn#1 readable")
+		read := find(seq.Script, max(ready, 0), "read(", "reads a request")
+		if reg < 0 || ready < 0 || read < 0 {
+			t.Errorf("%s: want conn#1 registered (%d), reported readable (%d), read (%d):\n%s", model, reg, ready, read, dump(seq.Script))
+		}
+		if find(seq.Script, 0, "", "level-triggered") < 0 {
+			t.Errorf("%s: the registration's triggering is not explained:\n%s", model, dump(seq.Script))
+		}
+		if strings.Contains(dump(seq.Script), "netpollopen") || strings.Contains(dump(seq.Script), "gopark") {
+			t.Errorf("%s: the loop's calls are explained as the runtime's:\n%s", model, dump(seq.Script))
+		}
+	}
+	epoll := annotateFixture(t, "epoll")
+	if find(epoll.Script, 0, "accept4", "EAGAIN: the accept queue is empty") < 0 {
+		t.Errorf("epoll: accepting until EAGAIN is not shown:\n%s", dump(epoll.Script))
+	}
+}

@@ -23,27 +23,36 @@ const (
 
 // fd is what is known about one descriptor while walking the trace.
 type fd struct {
-	kind fdKind
-	name string // "conn#1", "listener", ...
+	kind    fdKind
+	name    string // "conn#1", "listener", ...
+	runtime bool   // an eventfd registered in the runtime's epoll instance
 }
 
 // fdTable follows descriptors through the trace: created by socket, accept4,
 // epoll_create1, eventfd2 or timerfd_create, named, and forgotten on close.
 type fdTable struct {
 	fds map[int64]fd
-	// runtimeEpoll holds the epoll fds waited on with epoll_pwait: on amd64
-	// the Go runtime's netpoll uses epoll_pwait, while golang.org/x/sys's
-	// EpollWait (used by our loop and by gnet) is epoll_wait.
+	// runtimeEpoll holds the Go runtime's epoll fds: those with a
+	// registration whose data word is a pointer (netpollopen stores a tagged
+	// *pollDesc, netpollinit the address of netpollEventFd), where the
+	// event loops of this lab (ours and gnet's) store the fd itself.
 	runtimeEpoll map[int64]bool
+	// addedTo is the epoll fd each fd was first registered in.
+	addedTo map[int64]int64
 	// listened holds the index of each socket() call whose fd was later
 	// passed to listen(), so the socket can be named when it is created.
 	listened map[int]bool
 	// data maps an epoll registration's data word to the fd registered, per
 	// epoll fd: the runtime stores a pointer there, not the fd.
-	data  map[[2]uint64]int64
-	conns map[int]string // client port -> connection name
-	nconn int
+	data      map[[2]uint64]int64
+	conns     map[int]string // client port -> connection name
+	connOrder []string       // the client's connections in the order they connected
+	nconn     int
 }
+
+// pointerData is the smallest epoll data word taken for a pointer: fds stay
+// below it (fs.nr_open is at most 1<<20), static and heap addresses do not.
+const pointerData = 1 << 20
 
 func newFDTable(calls []Call, conns []Conn) *fdTable {
 	t := &fdTable{
@@ -52,9 +61,11 @@ func newFDTable(calls []Call, conns []Conn) *fdTable {
 		listened:     map[int]bool{},
 		data:         map[[2]uint64]int64{},
 		conns:        map[int]string{},
+		addedTo:      map[int64]int64{},
 	}
 	for _, c := range conns {
 		t.conns[c.Port] = c.Name
+		t.connOrder = append(t.connOrder, c.Name)
 	}
 	socketAt := map[int64]int{} // fd -> index of the socket() call that made it
 	for i, c := range calls {
@@ -68,9 +79,17 @@ func newFDTable(calls []Call, conns []Conn) *fdTable {
 					t.listened[at] = true
 				}
 			}
-		case c.Name == "epoll_pwait" || c.Name == "epoll_pwait2":
-			if f, ok := c.IntArg(0); ok {
-				t.runtimeEpoll[f] = true
+		case c.Name == "epoll_ctl" && strings.Contains(c.Arg(1), "ADD"):
+			ep, ok1 := c.IntArg(0)
+			target, ok2 := c.IntArg(2)
+			if !ok1 || !ok2 {
+				break
+			}
+			if d, ok := eventData(c.Arg(3)); ok && d >= pointerData {
+				t.runtimeEpoll[ep] = true
+			}
+			if _, seen := t.addedTo[target]; !seen {
+				t.addedTo[target] = ep
 			}
 		}
 	}
@@ -109,7 +128,7 @@ func (t *fdTable) open(i int, c Call) {
 		}
 	case "eventfd2", "eventfd":
 		if created {
-			t.fds[n] = fd{kind: fdEventfd, name: "eventfd"}
+			t.fds[n] = fd{kind: fdEventfd, name: "eventfd", runtime: t.runtimeEpoll[t.addedTo[n]]}
 		}
 	case "timerfd_create":
 		if created {
@@ -163,7 +182,11 @@ func (t *fdTable) connName(addr string) string {
 		}
 		return "conn:" + m[1]
 	}
+	// accept4 without an address: name by order of arrival.
 	t.nconn++
+	if t.nconn <= len(t.connOrder) {
+		return t.connOrder[t.nconn-1]
+	}
 	return fmt.Sprintf("conn%d", t.nconn)
 }
 

@@ -43,15 +43,6 @@ func (n *noter) label(tid int) string {
 
 func (n *noter) role(tid int) string { return n.threads[tid].Role }
 
-func (n *noter) runtime() bool {
-	for _, f := range n.fds.fds {
-		if f.kind == fdNetpoll {
-			return true
-		}
-	}
-	return false
-}
-
 // noise reports calls left out of the sequence (they are still counted):
 // sysmon's sleeps, futex calls that neither woke a thread nor slept, and
 // non-blocking polls that found nothing.
@@ -81,13 +72,12 @@ func (n *noter) note(c Call) string {
 	r, ok := c.Result()
 	fd, _ := c.IntArg(0)
 	f := n.fds.get(fd)
-	rt := n.runtime()
 	switch c.Name {
 	case "socket":
 		if got := n.fds.get(r); got.kind == fdListener {
 			return "the listening socket, nonblocking"
 		}
-		return "a socket closed again at once: Go's net probes what the kernel supports"
+		return "closed again without listening: a probe of what the kernel supports"
 	case "setsockopt":
 		return setsockoptNote(c.Arg(2))
 	case "bind":
@@ -100,7 +90,7 @@ func (n *noter) note(c Call) string {
 		}
 		return "the loop's own epoll instance"
 	case "eventfd2":
-		if rt && !n.hasLoop() {
+		if n.fds.get(r).runtime {
 			return "netpollinit: the eventfd netpollBreak writes to wake a thread blocked in epoll_pwait"
 		}
 		return "an eventfd another thread writes to wake the loop"
@@ -132,7 +122,7 @@ func (n *noter) note(c Call) string {
 		return n.readNote(c, f, r, ok)
 	case "write", "writev", "sendto", "sendmsg":
 		switch {
-		case f.kind == fdEventfd && rt && !n.hasLoop():
+		case f.kind == fdEventfd && f.runtime:
 			return "netpollBreak: wakes the thread blocked in epoll_pwait"
 		case f.kind == fdEventfd:
 			return "wakes the loop through its eventfd"
@@ -239,6 +229,9 @@ func (n *noter) waitNote(c Call) string {
 		}
 	}
 	who := "the loop"
+	if timeout == 0 {
+		who = "the loop's non-blocking poll"
+	}
 	if netpoll {
 		who = "netpoll"
 		if n.role(c.TID) == RoleSysmon {

@@ -34,7 +34,7 @@ var roleHelp = map[string]string{
 	RoleMPoll:    "a Go thread running goroutines; when none is runnable it blocks in the runtime's netpoll (findRunnable)",
 	RoleM:        "a Go thread running goroutines (their reads, writes and accepts)",
 	RolePoller:   "a Go thread with nothing to run, blocked in the runtime's netpoll until a socket is ready",
-	RoleIdle:     "a Go thread with nothing to do, asleep on a futex",
+	RoleIdle:     "a Go thread with nothing to do: it may spin briefly looking for work, then sleeps on a futex",
 }
 
 type threadStats struct {
@@ -68,10 +68,11 @@ func count(stats map[int]*threadStats, c Call, fds *fdTable) {
 		switch c.Name {
 		case "nanosleep", "clock_nanosleep":
 			s.sleeps++
-		case "epoll_wait":
-			s.loopWaits++
-		case "epoll_pwait", "epoll_pwait2":
-			if t, ok := c.IntArg(3); ok && t != 0 {
+		case "epoll_wait", "epoll_pwait", "epoll_pwait2":
+			ep, _ := c.IntArg(0)
+			if fds.get(ep).kind == fdEpoll {
+				s.loopWaits++
+			} else if t, ok := c.IntArg(3); ok && t != 0 {
 				s.blockPolls++
 			}
 		case "accept4", "accept":
@@ -96,10 +97,22 @@ func threadsOf(stats map[int]*threadStats) []Thread {
 		tids = append(tids, tid)
 	}
 	sort.Slice(tids, func(i, j int) bool { return stats[tids[i]].first.Before(stats[tids[j]].first) })
+	// Only one thread is sysmon: the one that sleeps most. Other Go threads
+	// sleep briefly too (usleep while spinning for work).
+	sysmon, most := 0, 0
+	for tid, s := range stats {
+		if s.role() == RoleSysmon && s.sleeps > most {
+			sysmon, most = tid, s.sleeps
+		}
+	}
 	out := make([]Thread, len(tids))
 	for i, tid := range tids {
 		s := stats[tid]
-		out[i] = Thread{Label: fmt.Sprintf("T%d", i+1), TID: tid, Role: s.role(), Calls: s.calls}
+		role := s.role()
+		if role == RoleSysmon && tid != sysmon {
+			role = RoleIdle
+		}
+		out[i] = Thread{Label: fmt.Sprintf("T%d", i+1), TID: tid, Role: role, Calls: s.calls}
 	}
 	return out
 }
