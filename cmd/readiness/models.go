@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/readinesslab/readiness/epoll"
+	"github.com/readinesslab/readiness/gnetserver"
 	"github.com/readinesslab/readiness/internal/serve"
 	"github.com/readinesslab/readiness/stdserver"
 )
@@ -21,6 +23,18 @@ type model struct {
 }
 
 var models = []model{
+	{
+		name:    "epoll",
+		summary: "a hand-written reactor: -loops goroutines locked to threads, each with its own epoll instance, raw nonblocking sockets through golang.org/x/sys/unix",
+		start:   adapt(epoll.Start),
+		ignored: []string{"serial"},
+	},
+	{
+		name:    "gnet",
+		summary: "the same reactor design from the gnet v2 library: -loops event loops calling back into the shared protocol code",
+		start:   adapt(gnetserver.Start),
+		ignored: []string{"trigger", "accept", "serial"},
+	},
 	{
 		name:    "std",
 		summary: "Go's net package: a goroutine per connection doing blocking reads and writes, the runtime's netpoller doing the epoll work; -serial serves one connection at a time",
