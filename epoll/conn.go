@@ -46,9 +46,12 @@ func (l *loop) readable(fd int32, c *conn) {
 			return
 		}
 		switch verdict {
-		case proto.Close:
-			c.flags |= flagCloseAfter
-		case proto.Fail:
+		case proto.Close, proto.Fail:
+			// Both end the same way once the responses are out: half-close,
+			// then discard what the client still sends until it closes (at
+			// most proto.DrainTimeout). Closing with its pipelined bytes
+			// unread would send a reset, which can destroy responses the
+			// client has not read yet.
 			c.flags |= flagDrain
 		}
 		if !l.settle(fd, c, true) || !l.p.edge || c.want&wantRead == 0 {

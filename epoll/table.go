@@ -23,7 +23,7 @@ const (
 	flagOpen       uint8 = 1 << iota // the slot holds a connection
 	flagDelayed                      // spill.out holds a batch waiting out the delay
 	flagCloseAfter                   // close once spill.out is written (Close verdict, EOF, shutdown)
-	flagDrain                        // an error was answered: discard input, then close
+	flagDrain                        // an error or a closing response: half-close, discard input, then close
 	flagShut                         // the write side is shut (draining)
 )
 

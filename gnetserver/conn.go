@@ -31,9 +31,12 @@ const (
 	// served (backlog or holding). gnet reads every readable socket and
 	// offers no way to stop, so past this bound the connection is dropped.
 	maxUnread = 1 << 20
-	// flushPoll is how often a connection waiting for its outbound buffer to
-	// empty looks again: gnet reports no event when it has flushed.
-	flushPoll = 5 * time.Millisecond
+	// A connection waiting for its outbound buffer to drain looks again
+	// after minPoll, doubling up to maxPoll while nothing moves: gnet
+	// reports no event when it has flushed, and a client that stopped
+	// reading must not cost a wake-up every few milliseconds.
+	minPoll = 2 * time.Millisecond
+	maxPoll = 500 * time.Millisecond
 	// maxKeptOut is the largest response buffer a loop keeps for reuse: a
 	// huge batch (a long pipeline released after a delay) does not pin its
 	// buffer for good.
@@ -67,6 +70,8 @@ type aside struct {
 	timer   *time.Timer // wakes the connection's loop for it
 	held    []byte      // the batch waiting out the delay
 	verdict proto.Verdict
+	every   time.Duration // the flush wait's current poll interval
+	unsent  int           // gnet's outbound bytes at the last look
 }
 
 // traffic handles an OnTraffic event: new bytes, or a wake-up.
@@ -86,21 +91,21 @@ func (c *conn) traffic() gnet.Action {
 		}
 	case backlog:
 		if c.gc.OutboundBuffered() > maxUnsent/2 {
-			c.after(flushPoll)
+			c.flushing()
 			return c.keep()
 		}
 		c.phase = serving
 	case closing:
 		_, _ = c.gc.Discard(-1)
 		if c.gc.OutboundBuffered() > 0 {
-			c.after(flushPoll)
+			c.flushing()
 			return gnet.None
 		}
 		return gnet.Close
 	case failing:
 		_, _ = c.gc.Discard(-1)
 		if c.gc.OutboundBuffered() > 0 {
-			c.after(flushPoll)
+			c.flushing()
 			return gnet.None
 		}
 		return c.halfClose()
@@ -183,20 +188,22 @@ func (c *conn) send(out []byte, v proto.Verdict) gnet.Action {
 		return gnet.None // gnet has closed the connection on the failed write
 	}
 	switch {
-	case v == proto.Fail:
+	case v == proto.Fail || v == proto.Close && !c.lp.h.closing.Load():
+		// A closing response ends like an error: half-close, then discard
+		// until the client closes, so that bytes it pipelined after the
+		// last answered request cannot turn the close into a reset that
+		// destroys responses it has not read yet.
 		c.head = false
 		_, _ = c.gc.Discard(-1) // bytes after the bad request are not answered
 		if c.gc.OutboundBuffered() > 0 {
-			c.phase = failing
-			c.after(flushPoll)
+			c.awaitFlush(failing)
 			return gnet.None
 		}
 		return c.halfClose()
 	case v == proto.Close || c.lp.h.closing.Load():
 		return c.finish()
 	case c.gc.OutboundBuffered() > maxUnsent:
-		c.phase = backlog
-		c.after(flushPoll)
+		c.awaitFlush(backlog)
 	}
 	return gnet.None
 }
@@ -210,8 +217,7 @@ func (c *conn) finish() gnet.Action {
 	if c.gc.OutboundBuffered() == 0 {
 		return gnet.Close
 	}
-	c.phase = closing
-	c.after(flushPoll)
+	c.awaitFlush(closing)
 	return gnet.None
 }
 
@@ -236,6 +242,33 @@ func (c *conn) keep() gnet.Action {
 		return gnet.Close
 	}
 	return gnet.None
+}
+
+// awaitFlush enters a phase that waits for gnet's outbound buffer to drain.
+func (c *conn) awaitFlush(p phase) {
+	c.phase = p
+	a := c.aside()
+	a.every, a.unsent = 0, c.gc.OutboundBuffered()
+	c.flushing()
+}
+
+// flushing arms the next look at a draining outbound buffer. Progress
+// counts as activity for the idle timeout, so the sweep closes only a
+// connection whose responses have not moved for that long.
+func (c *conn) flushing() {
+	a := c.side
+	n := c.gc.OutboundBuffered()
+	switch {
+	case a.every == 0 || n < a.unsent:
+		a.every = minPoll
+		if c.lp.h.timed {
+			c.last = clock()
+		}
+	case a.every < maxPoll:
+		a.every = min(2*a.every, maxPoll)
+	}
+	a.unsent = n
+	c.after(a.every)
 }
 
 func (c *conn) aside() *aside {

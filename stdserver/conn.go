@@ -102,9 +102,12 @@ func (c *conn) handle(n int) bool {
 	ok := len(out) == 0 || c.write(out)
 	c.release(outp, out)
 	switch {
-	case !ok || verdict == proto.Close:
+	case !ok:
 		return false
-	case verdict == proto.Fail:
+	case verdict == proto.Fail || verdict == proto.Close:
+		// A closing response ends like an error: closing with pipelined
+		// bytes unread would send a reset that can destroy responses the
+		// client has not read yet, so half-close and drain first.
 		c.drain()
 		return false
 	}
@@ -202,7 +205,7 @@ func (c *conn) wake(err error) bool {
 	return false
 }
 
-// drain follows an error response: half-close so the client sees the
+// drain follows an error or closing response: half-close so the client sees the
 // response end, then discard what it still sends for up to
 // proto.DrainTimeout, so that closing does not turn into a reset that could
 // destroy the response before the client reads it.
