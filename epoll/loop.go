@@ -57,7 +57,9 @@ type loop struct {
 }
 
 func newLoop(srv *Server, cfg serve.Config, lfd int, exclusive bool) (*loop, error) {
-	p, err := newPoller(cfg.Trigger == serve.TriggerEdge)
+	// Holding the P while waiting is safe when each loop can have one.
+	hold := cfg.Loops <= runtime.GOMAXPROCS(0)
+	p, err := newPoller(cfg.Trigger == serve.TriggerEdge, hold)
 	if err != nil {
 		return nil, err
 	}

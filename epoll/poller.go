@@ -32,12 +32,13 @@ type poller struct {
 	fd     int  // the epoll instance
 	wakefd int  // an eventfd in the set: writing to it ends a wait
 	edge   bool // connections are registered with EPOLLET
+	hold   bool // wait may sleep holding the runtime's P (see wait)
 	n      int  // events held in events from the last wait
 	events [maxEvents]unix.EpollEvent
 }
 
 // newPoller creates an epoll instance with an eventfd registered in it.
-func newPoller(edge bool) (*poller, error) {
+func newPoller(edge, hold bool) (*poller, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -47,7 +48,7 @@ func newPoller(edge bool) (*poller, error) {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("eventfd", err)
 	}
-	p := &poller{fd: fd, wakefd: wfd, edge: edge}
+	p := &poller{fd: fd, wakefd: wfd, edge: edge, hold: hold}
 	// The eventfd is level-triggered: it reports until the loop reads it, so
 	// a wake that lands while the loop is busy is not lost.
 	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, unix.EPOLLIN); err != nil {
@@ -110,25 +111,45 @@ func (p *poller) remove(fd int) error {
 	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0)
 }
 
-// wait fills p.events and returns how many it holds. It first polls without
-// blocking through a raw system call: under load events are almost always
-// pending, and a raw call skips the runtime's entersyscall/exitsyscall and
-// never lets sysmon hand this thread's P to another thread. Only when that
-// finds nothing does it block, through the ordinary Syscall6, so that the
-// runtime can run other goroutines on the P while this thread sleeps (a raw
-// blocking call would hold the P until a preemption signal). The price is one
-// extra epoll_wait each time the loop catches up with its clients.
-// msec < 0 waits without a deadline.
+// holdMsec is how long a wait may sleep without letting go of the runtime's
+// P, when the poller may hold it (see wait). Under load the next event is
+// rarely further away than this.
+const holdMsec = 1
+
+// wait fills p.events and returns how many it holds; msec < 0 waits without
+// a deadline. It waits in two steps, and the split is the point:
+//
+//  1. a raw epoll_wait (RawSyscall6), with a timeout of at most holdMsec when
+//     p.hold allows it, or none. A raw call skips the runtime's
+//     entersyscall/exitsyscall, so the P stays with this thread: sysmon never
+//     finds a P stuck in a system call, never hands it to another thread (a
+//     futex wake-up, a spinning thread, then sysmon polling every 20 µs), and
+//     under load, where events are pending or due within microseconds, a
+//     batch costs exactly one epoll_wait. The price: goroutines waiting for
+//     this P wait up to holdMsec, which is why p.hold is set only when every
+//     loop can have a P of its own.
+//  2. only if that found nothing, the ordinary Syscall6, which tells the
+//     runtime the thread may block for long, so the P can be handed off.
+//
+// Without hold the first step only polls, which costs one extra call each
+// time the loop catches up with its clients.
 func (p *poller) wait(msec int) (int, error) {
 	ptr := uintptr(unsafe.Pointer(&p.events[0]))
+	first := 0
+	if p.hold {
+		first = holdMsec
+	}
+	if msec >= 0 && msec < first {
+		first = msec
+	}
+	rest := -1
+	if msec >= 0 {
+		rest = msec - first
+	}
 	for {
-		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, 0, 0, 0)
-		if errno == 0 && (r > 0 || msec == 0) {
-			p.n = int(r)
-			return p.n, nil
-		}
-		if errno == 0 {
-			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(msec), 0, 0)
+		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(first), 0, 0)
+		if errno == 0 && r == 0 && rest != 0 {
+			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(rest), 0, 0)
 		}
 		switch errno {
 		case 0:
