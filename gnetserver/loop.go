@@ -49,10 +49,10 @@ func (lp *loop) apply(c *conn, a gnet.Action) {
 	}
 }
 
-// sweep applies the idle and header timeouts to the loop's connections. A
-// connection is only timed while it reads requests: one waiting for its
-// responses to be delayed, flushed or drained has a request in progress.
-// The walk goes backwards because closing a connection moves the last one
+// sweep applies the idle and header timeouts to the loop's connections.
+// One waiting for a delay or a drain has its own timer. One waiting for its
+// responses to flush is closed when they have not moved for the idle
+// timeout: its client has stopped reading. The walk goes backwards because closing a connection moves the last one
 // into its place, which has been looked at already.
 func (lp *loop) sweep() {
 	now := clock()
@@ -62,7 +62,14 @@ func (lp *loop) sweep() {
 			continue // a close removed more than the connection at i
 		}
 		c := lp.conns[i]
-		if c.phase != serving {
+		switch c.phase {
+		case serving:
+		case backlog, closing, failing:
+			if idle > 0 && now-c.last >= idle {
+				lp.apply(c, gnet.Close)
+			}
+			continue
+		default:
 			continue
 		}
 		switch {
