@@ -50,6 +50,7 @@ func runTrace(args []string) int {
 	markdown := fs.Bool("markdown", false, "print a Markdown document (the form kept in docs/)")
 	pause := fs.Duration("pause", 100*time.Millisecond, "the pause between conn#1's two requests")
 	raw := fs.String("raw", "", "keep strace's raw output in this directory, one MODEL.strace file per model")
+	extra := fs.String("serve", "", "more serve flags for the traced servers, comma-separated, e.g. -serve=-trigger=edge or -serve=-accept=exclusive,-loops=2")
 	positional, help, err := parseAnywhere(fs, args)
 	if help {
 		traceUsage(os.Stdout, fs)
@@ -73,7 +74,11 @@ func runTrace(args []string) int {
 	}
 	var seqs []*trace.Sequence
 	for _, name := range names {
-		o := trace.Options{Model: name, Exe: exe, Args: append([]string{name}, traceArgs...), Pause: *pause}
+		args := append([]string{name}, traceArgs...)
+		if *extra != "" {
+			args = append(args, strings.Split(*extra, ",")...)
+		}
+		o := trace.Options{Model: name, Exe: exe, Args: args, Pause: *pause}
 		if *raw != "" {
 			o.Output = filepath.Join(*raw, name+".strace")
 		}
@@ -88,7 +93,7 @@ func runTrace(args []string) int {
 		}
 		seqs = append(seqs, seq)
 	}
-	command := "readiness trace " + strings.Join(append(setFlags(fs), positional[0]), " ")
+	command := "readiness trace " + strings.Join(append([]string{positional[0]}, setFlags(fs)...), " ")
 	switch {
 	case *asJSON:
 		out := struct {
@@ -102,11 +107,11 @@ func runTrace(args []string) int {
 			return 1
 		}
 	case *markdown:
-		writeTraceMarkdown(os.Stdout, command, seqs)
+		writeTraceMarkdown(os.Stdout, command, *extra, seqs)
 	default:
 		for _, s := range seqs {
-			fmt.Printf("==== %s (readiness serve %s %s, under strace %s)\n\n", s.Model, s.Model,
-				strings.Join(traceArgs, " "), strings.Join(trace.StraceArgs("FILE")[:4], " "))
+			fmt.Printf("==== %s (readiness serve %s %s %s, under strace %s)\n\n", s.Model, s.Model,
+				strings.Join(traceArgs, " "), strings.ReplaceAll(*extra, ",", " "), strings.Join(trace.StraceArgs("FILE")[:4], " "))
 			s.WriteText(os.Stdout)
 			fmt.Println()
 		}
@@ -129,10 +134,14 @@ func traceModels(arg string) ([]string, error) {
 	return []string{arg}, nil
 }
 
-func writeTraceMarkdown(w io.Writer, command string, seqs []*trace.Sequence) {
+func writeTraceMarkdown(w io.Writer, command, extra string, seqs []*trace.Sequence) {
+	flags := strings.Join(traceArgs, " ")
+	if extra != "" {
+		flags += " " + strings.ReplaceAll(extra, ",", " ")
+	}
 	docHeader(w, "What the servers ask the kernel", command)
 	fmt.Fprintf(w, "- Each server runs as `readiness serve MODEL %s` under `strace %s -o FILE`.\n",
-		strings.Join(traceArgs, " "), strings.Join(trace.StraceArgs("FILE")[:len(trace.StraceArgs("FILE"))-2], " "))
+		flags, strings.Join(trace.StraceArgs("FILE")[:len(trace.StraceArgs("FILE"))-2], " "))
 	fmt.Fprintf(w, "- Client script: conn#1 sends a request, pauses, sends a second; conn#2 connects and sends one; both close.\n")
 	fmt.Fprintf(w, "- Times are milliseconds; `<...>` after a result is the time the call blocked; strace slows every call down, so read the order, not the durations.\n\n")
 	if len(seqs) > 1 {
