@@ -1,0 +1,118 @@
+package compare
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// The files WriteFiles writes into the output directory.
+var (
+	ResultFiles = []string{"results.json", "results.csv", "results.md"}
+	ChartFiles  = []string{"throughput.svg", "cpu.svg", "latency.svg"}
+)
+
+// WriteFiles writes results.json, results.csv, results.md and the SVG
+// charts into dir, creating it. command is the command line shown in
+// results.md.
+func WriteFiles(dir string, res *Results, command string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	write := func(name string, fill func(io.Writer) error) error {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		if err := fill(f); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return f.Close()
+	}
+	sums := Summarize(res.Rows)
+	if err := write("results.json", func(w io.Writer) error { return WriteJSON(w, res) }); err != nil {
+		return err
+	}
+	if err := write("results.csv", func(w io.Writer) error { return WriteCSV(w, res.Rows) }); err != nil {
+		return err
+	}
+	if err := write("results.md", func(w io.Writer) error { return WriteMarkdown(w, res, sums, command) }); err != nil {
+		return err
+	}
+	return WriteCharts(dir, res, sums)
+}
+
+// WriteJSON writes the results, indented. Rows without notes carry an
+// empty list rather than null.
+func WriteJSON(w io.Writer, res *Results) error {
+	out := *res
+	out.Rows = make([]Row, len(res.Rows))
+	for i, r := range res.Rows {
+		if r.Notes == nil {
+			r.Notes = []string{}
+		}
+		out.Rows[i] = r
+	}
+	if out.Machine.Notes == nil {
+		out.Machine.Notes = []string{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// csvColumns are results.csv's columns: the JSON fields of a row, in
+// order. An unknown figure is an empty cell; notes are joined by "; ".
+var csvColumns = []string{
+	"model", "conns", "pipeline", "run", "client", "requests", "rps", "errors",
+	"p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+	"cpu_us_per_req", "user_us_per_req", "sys_us_per_req", "syscalls_per_req", "ctxsw_per_req",
+	"rss_bytes", "peak_rss_bytes", "threads",
+	"window_s", "cpu_ticks", "syscalls", "voluntary_ctxsw", "involuntary_ctxsw", "notes",
+}
+
+// WriteCSV writes one line per row under a header.
+func WriteCSV(w io.Writer, rows []Row) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvColumns); err != nil {
+		return err
+	}
+	f := func(p *float64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*p, 'f', -1, 64)
+	}
+	i := func(p *int64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	for _, r := range rows {
+		var threads *int64
+		if r.Threads != nil {
+			threads = ptr(int64(*r.Threads))
+		}
+		rec := []string{
+			r.Model, strconv.Itoa(r.Conns), strconv.Itoa(r.Pipeline), strconv.Itoa(r.Run), r.Client,
+			strconv.FormatInt(r.Requests, 10), f(r.RPS), strconv.FormatInt(r.Errors, 10),
+			f(r.P50us), f(r.P90us), f(r.P99us), f(r.P999us), f(r.MaxUs),
+			f(r.CPUusPerReq), f(r.UserUsPerReq), f(r.SysUsPerReq), f(r.SyscallsPerReq), f(r.CtxswPerReq),
+			i(r.RSSBytes), i(r.PeakRSSBytes), i(threads),
+			f(r.WindowS), i(r.CPUTicks), i(r.Syscalls), i(r.Voluntary), i(r.Involuntary),
+			strings.Join(r.Notes, "; "),
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,110 @@
+package compare
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Machine describes where and how the figures were taken.
+type Machine struct {
+	CPUs        int     `json:"cpus"`         // logical CPUs online
+	CPUsAllowed string  `json:"cpus_allowed"` // the CPUs compare could use
+	CPUModel    string  `json:"cpu_model"`
+	Kernel      string  `json:"kernel"`
+	OS          string  `json:"os"`
+	Arch        string  `json:"arch"`
+	GoVersion   string  `json:"go_version"`
+	GnetVersion *string `json:"gnet_version"` // null when this binary does not link gnet
+	Date        string  `json:"date"`         // start of the run, RFC 3339, UTC
+
+	ServerCPUs string `json:"server_cpus"`
+	ClientCPUs string `json:"client_cpus"`
+	SharedCPU  bool   `json:"shared_cpu"` // server and client on the same CPU
+	Loops      int    `json:"loops"`
+
+	Client        string   `json:"client"`
+	ClientVersion *string  `json:"client_version"` // wrk's version line; null for the built-in client
+	Models        []string `json:"models"`
+	Conns         []int    `json:"conns"`
+	Pipeline      []int    `json:"pipeline"`
+	DurationS     float64  `json:"duration_s"` // measured window per cell
+	WarmupS       float64  `json:"warmup_s"`
+	Runs          int      `json:"runs"`
+
+	ClockTicks   uint64   `json:"clock_ticks_per_s"` // the unit of /proc's CPU times
+	PerfVersion  *string  `json:"perf_version"`      // null when perf is missing
+	ServerPerRow bool     `json:"fresh_server_per_row"`
+	Notes        []string `json:"notes"`
+}
+
+// describeMachine fills what can be read from the system.
+func describeMachine(start time.Time) Machine {
+	m := Machine{
+		CPUs:         runtime.NumCPU(),
+		CPUModel:     cpuModel(),
+		OS:           runtime.GOOS,
+		Arch:         runtime.GOARCH,
+		GoVersion:    runtime.Version(),
+		GnetVersion:  dependency("github.com/panjf2000/gnet/v2"),
+		Date:         start.UTC().Format(time.RFC3339),
+		ServerPerRow: true,
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err == nil {
+		m.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	if out, err := exec.Command("perf", "version").Output(); err == nil {
+		m.PerfVersion = ptr(strings.TrimSpace(string(out)))
+	}
+	return m
+}
+
+// cpuModel is the first "model name" in /proc/cpuinfo.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// dependency is the version of module path linked into this binary.
+func dependency(path string) *string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil
+	}
+	for _, d := range info.Deps {
+		if d.Path == path {
+			if d.Replace != nil {
+				return ptr(d.Replace.Version)
+			}
+			return ptr(d.Version)
+		}
+	}
+	return nil
+}
+
+// wrkVersion is the first line of `wrk -v`.
+func wrkVersion() *string {
+	out, _ := exec.Command("wrk", "-v").CombinedOutput()
+	line, _, _ := strings.Cut(string(out), "\n")
+	if line = strings.TrimSpace(line); line == "" {
+		return nil
+	}
+	return ptr(line)
+}

@@ -1,0 +1,163 @@
+package compare
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/readinesslab/readiness/compare/load"
+	"github.com/readinesslab/readiness/compare/wrk"
+)
+
+// Results is what results.json holds.
+type Results struct {
+	Machine Machine `json:"machine"`
+	Rows    []Row   `json:"rows"`
+}
+
+// Row is one cell of one run: a model at one connection count and
+// pipeline depth. Pointer fields are null in JSON when the figure could
+// not be measured, and Notes says why.
+type Row struct {
+	Model    string `json:"model"`
+	Conns    int    `json:"conns"`
+	Pipeline int    `json:"pipeline"`
+	Run      int    `json:"run"`
+	Client   string `json:"client"`
+
+	Requests int64    `json:"requests"`
+	RPS      *float64 `json:"rps"`
+	Errors   int64    `json:"errors"`
+
+	// Latency in microseconds.
+	P50us  *float64 `json:"p50_us"`
+	P90us  *float64 `json:"p90_us"`
+	P99us  *float64 `json:"p99_us"`
+	P999us *float64 `json:"p999_us"`
+	MaxUs  *float64 `json:"max_us"`
+
+	// The server's CPU time per request, in microseconds.
+	CPUusPerReq  *float64 `json:"cpu_us_per_req"`
+	UserUsPerReq *float64 `json:"user_us_per_req"`
+	SysUsPerReq  *float64 `json:"sys_us_per_req"`
+
+	SyscallsPerReq *float64 `json:"syscalls_per_req"`
+	CtxswPerReq    *float64 `json:"ctxsw_per_req"`
+
+	RSSBytes     *int64 `json:"rss_bytes"`
+	PeakRSSBytes *int64 `json:"peak_rss_bytes"`
+	Threads      *int   `json:"threads"`
+
+	// The raw counts behind the per-request figures, over the window.
+	WindowS     *float64 `json:"window_s"`
+	CPUTicks    *int64   `json:"cpu_ticks"`
+	Syscalls    *int64   `json:"syscalls"`
+	Voluntary   *int64   `json:"voluntary_ctxsw"`
+	Involuntary *int64   `json:"involuntary_ctxsw"`
+
+	Notes []string `json:"notes"`
+
+	broken bool // the cell could not be measured; Notes says why
+}
+
+// failed reports whether the cell could not be measured.
+func (r *Row) failed() bool { return r.broken }
+
+// fail marks the cell as not measured, for the reason err.
+func (r *Row) fail(err error) {
+	r.broken = true
+	r.note("not measured: %v", err)
+}
+
+func (r *Row) note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func micros(d time.Duration) *float64 { return ptr(float64(d) / float64(time.Microsecond)) }
+
+// fromLoad fills the client's figures from the built-in generator.
+func (r *Row) fromLoad(res *load.Result) {
+	r.Requests = res.Requests
+	r.Errors = res.Errors
+	if res.Elapsed > 0 {
+		r.RPS = ptr(res.RPS)
+	}
+	if res.Errors > 0 {
+		var kinds []string
+		for _, k := range []struct {
+			n    int64
+			name string
+		}{{res.ConnectErrors, "connect errors"}, {res.Resets, "resets"}, {res.Timeouts, "timeouts"}, {res.Mismatches, "wrong responses"}, {res.Closed, "closed by the server"}} {
+			if k.n > 0 {
+				kinds = append(kinds, fmt.Sprintf("%d %s", k.n, k.name))
+			}
+		}
+		r.note("errors: %s", strings.Join(kinds, ", "))
+	}
+	if res.Requests == 0 {
+		r.note("latency is null: no response completed in the window")
+		return
+	}
+	r.P50us = micros(res.Quantile(0.50))
+	r.P90us = micros(res.Quantile(0.90))
+	r.P99us = micros(res.Quantile(0.99))
+	r.P999us = micros(res.Quantile(0.999))
+	r.MaxUs = micros(res.Max())
+}
+
+// fromWrk fills the client's figures from wrk's report.
+func (r *Row) fromWrk(res *wrk.Result) {
+	r.Requests = res.Requests
+	r.Errors = res.Errors()
+	r.RPS = ptr(res.RPS)
+	if r.Errors > 0 {
+		r.note("errors (wrk): connect %d, read %d, write %d, timeout %d, non-2xx %d", res.Connect, res.Read, res.Write, res.Timeout, res.Non2xx)
+	}
+	if res.Requests == 0 {
+		r.note("latency is null: wrk completed no request")
+		return
+	}
+	r.P50us, r.P90us, r.P99us = micros(res.P50), micros(res.P90), micros(res.P99)
+	r.MaxUs = micros(res.Max)
+	if res.HasP999 {
+		r.P999us = micros(res.P999)
+	} else {
+		r.note("p999_us is null: wrk's --latency table stops at p99 and its done() hook printed nothing")
+	}
+}
+
+// fromUsage fills the server's figures, per request.
+func (r *Row) fromUsage(u Usage, hz uint64) {
+	r.Notes = append(r.Notes, u.Notes...)
+	r.WindowS = ptr(u.Elapsed.Seconds())
+	ticks := int64(u.UserTicks + u.SystemTicks)
+	r.CPUTicks = ptr(ticks)
+	r.Voluntary, r.Involuntary = ptr(int64(u.Voluntary)), ptr(int64(u.Involuntary))
+	r.RSSBytes, r.PeakRSSBytes, r.Threads = ptr(int64(u.RSS)), ptr(int64(u.PeakRSS)), ptr(u.Threads)
+	if u.Syscalls != nil {
+		r.Syscalls = ptr(int64(*u.Syscalls))
+	}
+	if r.Requests == 0 {
+		r.note("per-request figures are null: no request completed in the window")
+		return
+	}
+	n := float64(r.Requests)
+	tickUs := 1e6 / float64(hz)
+	r.UserUsPerReq = ptr(float64(u.UserTicks) * tickUs / n)
+	r.SysUsPerReq = ptr(float64(u.SystemTicks) * tickUs / n)
+	r.CPUusPerReq = ptr(float64(ticks) * tickUs / n)
+	r.CtxswPerReq = ptr(float64(u.Voluntary+u.Involuntary) / n)
+	if u.Syscalls != nil {
+		r.SyscallsPerReq = ptr(float64(*u.Syscalls) / n)
+	}
+	if ticks < minTicks {
+		r.note("CPU time is only %d clock ticks of %.0f ms: CPU per request is uncertain by up to ±%.0f%%; use a longer -duration", ticks, tickUs/1000, 200/float64(max(ticks, 1)))
+	}
+}
+
+// minTicks is the CPU time below which a note warns about tick rounding:
+// utime and stime each round down to a tick, so the window's difference
+// can be off by up to two ticks.
+const minTicks = 40

@@ -1,0 +1,163 @@
+package compare
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Bounds on a server's start and stop. The contract gives a server 5 s to
+// exit after SIGTERM.
+const (
+	startTimeout = 10 * time.Second
+	stopTimeout  = 6 * time.Second
+)
+
+var listening = regexp.MustCompile(`listening on (\S+)`)
+
+// server is one model running as a child process.
+type server struct {
+	model  string
+	cmd    *exec.Cmd
+	addr   string
+	exited chan struct{} // closed once the process has been reaped
+	err    error         // Wait's result, valid after exited is closed
+	stderr *tail
+}
+
+// startServer runs `binary serve MODEL -addr 127.0.0.1:0 -loops N` pinned
+// to cpus and waits for its listening line.
+func startServer(ctx context.Context, binary, model string, loops int, cpus []int) (*server, error) {
+	s := &server{model: model, exited: make(chan struct{}), stderr: &tail{max: 2048}}
+	s.cmd = exec.Command(binary, "serve", model, "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(loops))
+	s.cmd.Stderr = s.stderr
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := onCPUs(cpus, s.cmd.Start); err != nil {
+		return nil, fmt.Errorf("start %s server: %w", model, err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
+
+	lines := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(stdout)
+		line, err := r.ReadString('\n')
+		if err == nil {
+			lines <- line
+		}
+		close(lines)
+		// Keep reading so a chatty server never blocks on a full pipe.
+		io.Copy(io.Discard, r)
+	}()
+	timer := time.NewTimer(startTimeout)
+	defer timer.Stop()
+	select {
+	case line, ok := <-lines:
+		m := listening.FindStringSubmatch(line)
+		if ok && m != nil {
+			s.addr = m[1]
+			break
+		}
+		s.kill()
+		return nil, fmt.Errorf("%s server: no listening line on stdout (got %q); stderr: %s", model, line, s.stderr)
+	case <-timer.C:
+		s.kill()
+		return nil, fmt.Errorf("%s server: no listening line within %v; stderr: %s", model, startTimeout, s.stderr)
+	case <-ctx.Done():
+		s.kill()
+		return nil, ctx.Err()
+	}
+
+	// Threads the runtime started before the affinity took hold, if any,
+	// are pinned here; the rest inherit it.
+	if err := pinProcess(s.pid(), cpus); err != nil {
+		s.kill()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+// running reports whether the process has not exited.
+func (s *server) running() bool {
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop asks the server to shut down (SIGTERM) and waits for it, killing it
+// after stopTimeout. The error says how it ended when that was not a clean
+// exit 0.
+func (s *server) stop() error {
+	if !s.running() {
+		return s.exitError("had already exited")
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		return s.exitError("exited after SIGTERM")
+	case <-time.After(stopTimeout):
+		s.kill()
+		return fmt.Errorf("%s server did not exit within %v of SIGTERM and was killed", s.model, stopTimeout)
+	}
+}
+
+func (s *server) exitError(how string) error {
+	if s.err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s server %s: %v; stderr: %s", s.model, how, s.err, s.stderr)
+}
+
+// kill ends the server at once and reaps it.
+func (s *server) kill() {
+	s.cmd.Process.Kill()
+	select {
+	case <-s.exited:
+	case <-time.After(stopTimeout):
+	}
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := string(bytes.TrimSpace(t.buf))
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}
