@@ -61,10 +61,13 @@ func (g *grid) get(model string, conns, pipeline int) (Summary, bool) {
 }
 
 // subtitle says how the charts' figures were taken.
-func subtitle(m Machine, extra string) string {
+func subtitle(m Machine, whiskers bool, extra string) string {
 	runs := "one run"
 	if m.Runs > 1 {
-		runs = fmt.Sprintf("medians of %d interleaved runs, whiskers span the runs", m.Runs)
+		runs = fmt.Sprintf("medians of %d interleaved runs", m.Runs)
+		if whiskers {
+			runs += ", whiskers span the runs"
+		}
 	}
 	return fmt.Sprintf("%s; server on CPU %s (%d loop), %s client on CPU %s; %d× %s, Linux %s%s",
 		runs, m.ServerCPUs, m.Loops, m.Client, m.ClientCPUs, m.CPUs, orUnknown(m.CPUModel), orUnknown(m.Kernel), extra)
@@ -80,7 +83,7 @@ func (g *grid) connLabels() []string {
 }
 
 func (g *grid) throughput(m Machine) *figure {
-	f := &figure{title: "Throughput: requests per second by model and concurrency", subtitle: subtitle(m, ""), legend: newLegend()}
+	f := &figure{title: "Throughput: requests per second by model and concurrency", subtitle: subtitle(m, true, ""), legend: newLegend()}
 	for i, model := range g.models {
 		f.legend.Add(model, swatch{modelColor(i)})
 	}
@@ -110,7 +113,7 @@ func (g *grid) throughput(m Machine) *figure {
 }
 
 func (g *grid) cpu(m Machine) *figure {
-	f := &figure{title: "Server CPU time per request, user and kernel", subtitle: subtitle(m, ""), legend: newLegend()}
+	f := &figure{title: "Server CPU time per request, user and kernel", subtitle: subtitle(m, true, ""), legend: newLegend()}
 	for i, model := range g.models {
 		f.legend.Add(model+": system", swatch{modelColor(i)})
 		f.legend.Add(model+": user", swatch{tint(modelColor(i), 0.55)})
@@ -155,12 +158,12 @@ var percentiles = []struct {
 	glyph draw.GlyphDrawer
 }{
 	{"p50", func(s Summary) Stat { return s.P50us }, nil, draw.CircleGlyph{}},
-	{"p99", func(s Summary) Stat { return s.P99us }, []vg.Length{vg.Points(6), vg.Points(3)}, draw.TriangleGlyph{}},
-	{"p99.9", func(s Summary) Stat { return s.P999us }, []vg.Length{vg.Points(1.5), vg.Points(2.5)}, draw.SquareGlyph{}},
+	{"p99", func(s Summary) Stat { return s.P99us }, []vg.Length{vg.Points(6), vg.Points(3)}, draw.PyramidGlyph{}},
+	{"p99.9", func(s Summary) Stat { return s.P999us }, []vg.Length{vg.Points(1.5), vg.Points(2.5)}, draw.BoxGlyph{}},
 }
 
 func (g *grid) latency(m Machine) *figure {
-	f := &figure{title: "Latency percentiles seen by the client", subtitle: subtitle(m, "; both axes logarithmic"), legend: newLegend()}
+	f := &figure{title: "Latency percentiles seen by the client", subtitle: subtitle(m, false, "; log scales"), legend: newLegend()}
 	for i, model := range g.models {
 		f.legend.Add(model, swatch{modelColor(i)})
 	}
@@ -176,10 +179,10 @@ func (g *grid) latency(m Machine) *figure {
 		ticks[i] = plot.Tick{Value: float64(c), Label: strconv.Itoa(c)}
 	}
 	for _, p := range g.pipe {
-		pl := newPanel(pipelineTitle(p), "concurrent connections", "latency (µs)")
+		pl := newPanel(pipelineTitle(p), "concurrent connections", "latency")
 		pl.Add(plotter.NewGrid())
 		pl.X.Scale, pl.Y.Scale = plot.LogScale{}, plot.LogScale{}
-		pl.X.Tick.Marker, pl.Y.Tick.Marker = ticks, logTicks{}
+		pl.X.Tick.Marker, pl.Y.Tick.Marker = ticks, logTicks{unit: durationLabel}
 		any := false
 		for i, model := range g.models {
 			for _, pc := range percentiles {

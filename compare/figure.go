@@ -47,33 +47,24 @@ func textStyle(size vg.Length) text.Style {
 	}
 }
 
-// newPanel is a plot with the figures' fonts and a light grid.
+// newPanel is a plot in the figures' typeface with a light grid.
 func newPanel(title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
-	p.Title.TextStyle = textStyle(13)
-	p.Title.TextStyle.XAlign = draw.XCenter
-	p.Title.TextStyle.YAlign = draw.YTop
+	p.Title.TextStyle.Font = font.From(sans, 13)
 	p.Title.Padding = 8
 	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
-		ax.Label.TextStyle = textStyle(12)
-		ax.Tick.Label = textStyle(11)
+		ax.Label.TextStyle.Font = font.From(sans, 12)
+		ax.Tick.Label.Font = font.From(sans, 11)
 		ax.Label.Padding = 4
 	}
 	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
-	p.X.Label.TextStyle.XAlign = draw.XCenter
-	p.Y.Label.TextStyle.XAlign = draw.XCenter
-	p.Y.Label.TextStyle.Rotation = math.Pi / 2
-	p.Y.Tick.Label.XAlign = draw.XRight
-	p.Y.Tick.Label.YAlign = draw.YCenter
-	p.X.Tick.Label.XAlign = draw.XCenter
-	p.X.Tick.Label.YAlign = draw.YTop
 	return p
 }
 
 func newLegend() plot.Legend {
 	l := plot.NewLegend()
-	l.TextStyle = textStyle(11)
+	l.TextStyle.Font = font.From(sans, 11)
 	l.Top, l.Left = true, true
 	l.Padding = 4
 	l.ThumbnailWidth = 22
@@ -166,17 +157,22 @@ func (siTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// logTicks labels a log axis at each power of ten, without exponents.
-type logTicks struct{}
+// logTicks labels a log axis at each power of ten with unit, or short
+// when unit is nil.
+type logTicks struct{ unit func(float64) string }
 
-func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+func (t logTicks) Ticks(lo, hi float64) []plot.Tick {
 	if lo <= 0 || hi <= 0 {
 		return nil
 	}
 	ticks := plot.LogTicks{Prec: -1}.Ticks(lo, hi)
+	label := t.unit
+	if label == nil {
+		label = short
+	}
 	for i := range ticks {
 		if ticks[i].Label != "" {
-			ticks[i].Label = short(ticks[i].Value)
+			ticks[i].Label = label(ticks[i].Value)
 		}
 	}
 	return ticks
@@ -191,6 +187,17 @@ func short(v float64) string {
 		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// durationLabel writes microseconds as a duration: 100µs, 1ms, 10s.
+func durationLabel(us float64) string {
+	switch {
+	case us >= 1e6:
+		return short(us/1e6) + "s"
+	case us >= 1e3:
+		return short(us/1e3) + "ms"
+	}
+	return short(us) + "µs"
 }
 
 func pipelineTitle(p int) string { return fmt.Sprintf("pipeline %d", p) }
