@@ -105,9 +105,9 @@ func (r *Report) AddFailure(name, reason string) {
 }
 
 // writeProgress is the line written after each reading.
-func writeProgress(w io.Writer, at time.Duration, servers []*server) {
+func writeProgress(w io.Writer, at time.Duration, st Settings, servers []*server) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "soak %7s", at.Round(time.Second))
+	fmt.Fprintf(&b, "soak %7s", roundFor(at, st.Interval))
 	for _, s := range servers {
 		fmt.Fprintf(&b, " | %s good %d err %d hostile %d fail %d", s.Name,
 			s.tally.goodRequests.Load(), s.tally.goodErrors.Load(), s.tally.hostileTotal(), s.tally.hostileFails.Load())
@@ -128,7 +128,7 @@ func (r *Report) WriteText(w io.Writer) {
 	for i, s := range r.Servers {
 		names[i] = s.Name
 	}
-	fmt.Fprintf(w, "soak of %s for %v", strings.Join(names, ", "), r.Ran.Round(time.Second))
+	fmt.Fprintf(w, "soak of %s for %v", strings.Join(names, ", "), roundFor(r.Ran, st.Interval))
 	if r.Interrupted {
 		fmt.Fprintf(w, " (interrupted; %v asked)", st.Duration)
 	}
@@ -242,6 +242,15 @@ func (r *Report) writeCurves(w io.Writer) {
 		})
 	}
 	row("settled", func(c Curve) (Sample, bool) { return c.Settled, true })
+}
+
+// roundFor rounds d for display: to the second, or to 10 ms when readings
+// come more often than every second.
+func roundFor(d, interval time.Duration) time.Duration {
+	if interval < time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 func timeout(d time.Duration) string {

@@ -86,8 +86,13 @@ func Run(ctx context.Context, cfg Config, targets []Target) (*Report, error) {
 	cpu0 := selfCPU()
 	start := time.Now()
 	at := func() time.Duration { return time.Since(start) }
-	loadCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	// Cancelled by a timer rather than given a deadline: the dialer would
+	// time a connect out at the deadline itself, a moment before ctx.Err
+	// says the run is over, and the failed connect would count.
+	loadCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	timer := time.AfterFunc(cfg.Duration, cancel)
+	defer timer.Stop()
 	var wg sync.WaitGroup
 	for i, s := range servers {
 		startClients(loadCtx, &wg, cfg, s, uint64(i))
@@ -180,7 +185,7 @@ func sampleLoad(ctx context.Context, cfg Config, servers []*server, at func() ti
 			s.curve.Load = append(s.curve.Load, r.Sample)
 		}
 		if cfg.Progress != nil {
-			writeProgress(cfg.Progress, now, servers)
+			writeProgress(cfg.Progress, now, cfg.settings(), servers)
 		}
 	}
 }
