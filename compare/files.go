@@ -73,6 +73,7 @@ var csvColumns = []string{
 	"model", "conns", "pipeline", "run", "client", "requests", "rps", "errors",
 	"p50_us", "p90_us", "p99_us", "p999_us", "max_us",
 	"cpu_us_per_req", "user_us_per_req", "sys_us_per_req", "syscalls_per_req", "ctxsw_per_req",
+	"allocs_per_req", "alloc_bytes_per_req", "gc_count",
 	"rss_bytes", "peak_rss_bytes", "threads",
 	"window_s", "cpu_ticks", "syscalls", "voluntary_ctxsw", "involuntary_ctxsw", "notes",
 }
@@ -105,6 +106,7 @@ func WriteCSV(w io.Writer, rows []Row) error {
 			strconv.FormatInt(r.Requests, 10), f(r.RPS), strconv.FormatInt(r.Errors, 10),
 			f(r.P50us), f(r.P90us), f(r.P99us), f(r.P999us), f(r.MaxUs),
 			f(r.CPUusPerReq), f(r.UserUsPerReq), f(r.SysUsPerReq), f(r.SyscallsPerReq), f(r.CtxswPerReq),
+			f(r.AllocsPerReq), f(r.AllocBytesPerReq), i(r.GCCount),
 			i(r.RSSBytes), i(r.PeakRSSBytes), i(threads),
 			f(r.WindowS), i(r.CPUTicks), i(r.Syscalls), i(r.Voluntary), i(r.Involuntary),
 			strings.Join(r.Notes, "; "),

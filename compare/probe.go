@@ -17,7 +17,10 @@ type Usage struct {
 	Syscalls               *uint64 // nil when perf could not count; Notes says why
 	RSS, PeakRSS           uint64  // bytes at the window's end
 	Threads                int     // at the window's end
-	Notes                  []string
+	// The Go heap's allocations over the window, from the server's
+	// answers to SIGUSR1; nil when it did not answer, and Notes says why.
+	Heap  *MemStats
+	Notes []string
 }
 
 // probe measures one server process from outside over a window: /proc
@@ -29,6 +32,11 @@ type probe struct {
 	begun  time.Time
 	usage  Usage
 	err    error
+
+	// memStats, if set, asks the server for its heap counts.
+	memStats   func() (MemStats, error)
+	heapBefore MemStats
+	heapErr    error
 }
 
 // newProbe attaches perf to pid, before any load runs so that perf's own
@@ -51,7 +59,9 @@ func newProbe(pid int, unavailable string) (p *probe, perfErr error) {
 }
 
 // begin opens the window. It is called from the load generator's
-// OnWindow, so it stays short: a /proc read and one message to perf.
+// OnWindow, so it stays short: a /proc read, one message to perf and one
+// signal to the server. end takes the same steps in the same order, so
+// each reading covers a span as long as the window.
 func (p *probe) begin() {
 	p.before, p.err = proc.Read(p.pid)
 	p.begun = time.Now()
@@ -59,6 +69,9 @@ func (p *probe) begin() {
 		if err := p.ctr.Enable(); err != nil {
 			p.dropPerf(err)
 		}
+	}
+	if p.memStats != nil {
+		p.heapBefore, p.heapErr = p.memStats()
 	}
 }
 
@@ -68,12 +81,13 @@ func (p *probe) end() {
 		return
 	}
 	p.usage.Elapsed = time.Since(p.begun)
+	after, err := proc.Read(p.pid)
 	if p.ctr != nil {
 		if err := p.ctr.Disable(); err != nil {
 			p.dropPerf(err)
 		}
 	}
-	after, err := proc.Read(p.pid)
+	p.endHeap()
 	switch {
 	case p.err != nil:
 		p.err = fmt.Errorf("read the server at the window's start: %w", p.err)
@@ -94,6 +108,30 @@ func (p *probe) end() {
 	}
 	u.Voluntary = after.Voluntary - p.before.Voluntary
 	u.Involuntary = after.Involuntary - p.before.Involuntary
+}
+
+// endHeap takes the server's heap counts at the window's end.
+func (p *probe) endHeap() {
+	const null = "allocs_per_req, alloc_bytes_per_req and gc_count are null: "
+	switch {
+	case p.memStats == nil:
+		return
+	case p.heapErr != nil:
+		p.usage.Notes = append(p.usage.Notes, null+p.heapErr.Error())
+		return
+	}
+	after, err := p.memStats()
+	if err != nil {
+		p.usage.Notes = append(p.usage.Notes, null+err.Error())
+		return
+	}
+	b := p.heapBefore
+	p.usage.Heap = &MemStats{
+		Mallocs:    after.Mallocs - b.Mallocs,
+		Frees:      after.Frees - b.Frees,
+		TotalAlloc: after.TotalAlloc - b.TotalAlloc,
+		NumGC:      after.NumGC - b.NumGC,
+	}
 }
 
 // finish ends perf and returns what the server used in the window.

@@ -44,6 +44,12 @@ type Row struct {
 	SyscallsPerReq *float64 `json:"syscalls_per_req"`
 	CtxswPerReq    *float64 `json:"ctxsw_per_req"`
 
+	// The server's Go heap over the window: objects and bytes allocated
+	// per request, and garbage collections completed.
+	AllocsPerReq     *float64 `json:"allocs_per_req"`
+	AllocBytesPerReq *float64 `json:"alloc_bytes_per_req"`
+	GCCount          *int64   `json:"gc_count"`
+
 	RSSBytes     *int64 `json:"rss_bytes"`
 	PeakRSSBytes *int64 `json:"peak_rss_bytes"`
 	Threads      *int   `json:"threads"`
@@ -139,6 +145,9 @@ func (r *Row) fromUsage(u Usage, hz uint64) {
 	if u.Syscalls != nil {
 		r.Syscalls = ptr(int64(*u.Syscalls))
 	}
+	if u.Heap != nil {
+		r.GCCount = ptr(int64(u.Heap.NumGC))
+	}
 	if r.Requests == 0 {
 		r.note("per-request figures are null: no request completed in the window")
 		return
@@ -151,6 +160,10 @@ func (r *Row) fromUsage(u Usage, hz uint64) {
 	r.CtxswPerReq = ptr(float64(u.Voluntary+u.Involuntary) / n)
 	if u.Syscalls != nil {
 		r.SyscallsPerReq = ptr(float64(*u.Syscalls) / n)
+	}
+	if u.Heap != nil {
+		r.AllocsPerReq = ptr(float64(u.Heap.Mallocs) / n)
+		r.AllocBytesPerReq = ptr(float64(u.Heap.TotalAlloc) / n)
 	}
 	if ticks < minTicks {
 		r.note("CPU time is only %d clock ticks of %.0f ms: CPU per request is uncertain by up to ±%.0f%%; use a longer -duration", ticks, tickUs/1000, 200/float64(max(ticks, 1)))

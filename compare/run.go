@@ -166,6 +166,7 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 		return row
 	}
 	pr, perfErr := newProbe(srv.pid(), r.noPerf)
+	pr.memStats = srv.readMemStats
 	var u *perf.Unavailable
 	if errors.As(perfErr, &u) {
 		r.noPerf = u.Reason

@@ -31,14 +31,15 @@ type server struct {
 	exited chan struct{} // closed once the process has been reaped
 	err    error         // Wait's result, valid after exited is closed
 	stderr *tail
+	mem    chan MemStats // the server's answers to SIGUSR1, from its stderr
 }
 
 // startServer runs `binary serve MODEL -addr 127.0.0.1:0 -loops N` pinned
 // to cpus and waits for its listening line.
 func startServer(ctx context.Context, binary, model string, loops int, cpus []int) (*server, error) {
-	s := &server{model: model, exited: make(chan struct{}), stderr: &tail{max: 2048}}
+	s := &server{model: model, exited: make(chan struct{}), stderr: &tail{max: 2048}, mem: make(chan MemStats, 4)}
 	s.cmd = exec.Command(binary, "serve", model, "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(loops))
-	s.cmd.Stderr = s.stderr
+	s.cmd.Stderr = &lines{memStats: s.mem, rest: s.stderr}
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -133,6 +134,67 @@ func (s *server) kill() {
 	case <-s.exited:
 	case <-time.After(stopTimeout):
 	}
+}
+
+// memStatsTimeout bounds the wait for a server's answer to SIGUSR1; a
+// loaded server answers within milliseconds.
+const memStatsTimeout = 2 * time.Second
+
+// readMemStats asks the server for its heap counts (SIGUSR1, which
+// `readiness serve` answers with one line on stderr) and waits for the
+// answer.
+func (s *server) readMemStats() (MemStats, error) {
+	// An answer left over from an earlier request that timed out would be
+	// taken for this one.
+	for len(s.mem) > 0 {
+		<-s.mem
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return MemStats{}, fmt.Errorf("signal the %s server: %w", s.model, err)
+	}
+	select {
+	case m := <-s.mem:
+		return m, nil
+	case <-s.exited:
+		return MemStats{}, s.exitError("exited while asked for its memory statistics")
+	case <-time.After(memStatsTimeout):
+		return MemStats{}, fmt.Errorf("the %s server wrote no memstats line within %v of SIGUSR1", s.model, memStatsTimeout)
+	}
+}
+
+// lines splits a server's stderr into lines: memstats lines go to
+// memStats, the rest to rest.
+type lines struct {
+	memStats chan<- MemStats
+	rest     io.Writer
+	partial  []byte
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := l.partial[:i+1]
+		if m, ok := ParseMemStats(string(line)); ok {
+			select {
+			case l.memStats <- m:
+			default:
+				// Nobody is waiting for this many answers: drop it.
+			}
+		} else {
+			l.rest.Write(line)
+		}
+		l.partial = l.partial[i+1:]
+	}
+	if len(l.partial) > 4096 {
+		// A line this long is not a memstats line.
+		l.rest.Write(l.partial)
+		l.partial = l.partial[:0]
+	}
+	return len(p), nil
 }
 
 // tail keeps the last max bytes written to it.

@@ -46,6 +46,7 @@ type Summary struct {
 	RPS, P50us, P90us, P99us, P999us, MaxUs Stat
 	CPUus, UserUs, SysUs                    Stat
 	Syscalls, Ctxsw                         Stat
+	Allocs, GCs                             Stat
 	RSS, PeakRSS, Threads                   Stat
 }
 
@@ -111,6 +112,8 @@ func Summarize(rows []Row) []Summary {
 		s.SysUs = over(measured, func(r Row) *float64 { return r.SysUsPerReq })
 		s.Syscalls = over(measured, func(r Row) *float64 { return r.SyscallsPerReq })
 		s.Ctxsw = over(measured, func(r Row) *float64 { return r.CtxswPerReq })
+		s.Allocs = over(measured, func(r Row) *float64 { return r.AllocsPerReq })
+		s.GCs = over(measured, func(r Row) *float64 { return float(r.GCCount) })
 		s.RSS = over(measured, func(r Row) *float64 { return float(r.RSSBytes) })
 		s.PeakRSS = over(measured, func(r Row) *float64 { return float(r.PeakRSSBytes) })
 		s.Threads = over(measured, func(r Row) *float64 { return float(r.Threads) })

@@ -11,7 +11,7 @@ import (
 var tableHeader = []string{
 	"model", "conns", "pipeline", "rps", "±", "p50", "p99", "p99.9",
 	"CPU µs/req", "±", "user µs", "sys µs", "syscalls/req", "ctxsw/req",
-	"RSS", "threads", "errors",
+	"allocs/req", "GCs", "RSS", "threads", "errors",
 }
 
 // tableRow is one summary as the table's cells.
@@ -25,7 +25,7 @@ func tableRow(s Summary) []string {
 		count(s.RPS), spread(s.RPS),
 		latency(s.P50us), latency(s.P99us), latency(s.P999us),
 		number(s.CPUus), spread(s.CPUus), number(s.UserUs), number(s.SysUs),
-		number(s.Syscalls), number(s.Ctxsw),
+		number(s.Syscalls), number(s.Ctxsw), number(s.Allocs), integer(s.GCs),
 		bytesIEC(s.RSS), integer(s.Threads), errs,
 	}
 }
@@ -57,5 +57,5 @@ func legend(runs int) string {
 	if runs > 1 {
 		what = fmt.Sprintf("medians of %d runs; ± is half the range between runs, as a share of the median", runs)
 	}
-	return what + ". Latency is the client's; CPU (user + sys), system calls, context switches, RSS and threads are the server process's, measured from outside over the measured window; - means not measured (see notes in results.json)."
+	return what + ". Latency is the client's; CPU (user + sys), system calls, context switches, heap allocations, GCs (per window), RSS and threads are the server process's, measured from outside over the measured window; - means not measured (see notes in results.json)."
 }

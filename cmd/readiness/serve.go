@@ -8,12 +8,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/readinesslab/readiness/compare"
 	"github.com/readinesslab/readiness/internal/serve"
 )
 
@@ -121,6 +123,12 @@ func runServe(args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	// SIGUSR1 asks for the heap counts (readiness compare reads them at a
+	// window's edges); caught before the listening line for the same reason.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	go reportMemStats(usr1, os.Stderr)
 
 	var profile *os.File
 	if cpuprofile != "" {
@@ -175,6 +183,16 @@ func runServe(args []string) int {
 	}
 }
 
+// reportMemStats writes one memstats line to w for each signal until the
+// channel is closed or the process exits.
+func reportMemStats(sigs <-chan os.Signal, w io.Writer) {
+	var m runtime.MemStats
+	for range sigs {
+		runtime.ReadMemStats(&m)
+		fmt.Fprintln(w, compare.FormatMemStats(&m))
+	}
+}
+
 // startupLine is the first line on stdout: the model, the real address, the
 // settings that apply to the model and the flags it ignores.
 func startupLine(m model, cfg serve.Config, addr string, set map[string]bool) string {
@@ -216,6 +234,9 @@ Runs one of the lab's HTTP/1.1 servers until SIGINT or SIGTERM. Every model
 answers every request with the same "Hello, World!" bytes; only the I/O model
 differs. The first line on stdout reads "MODEL listening on HOST:PORT
 (settings)", with the real port.
+
+SIGUSR1 writes one line to stderr with the Go heap's cumulative counts,
+"memstats mallocs=N frees=N total_alloc=N num_gc=N", and serving goes on.
 
 SIGINT or SIGTERM stops accepting, lets the responses in flight (delayed ones
 too) go out whole, closes every connection and exits 0 within 5 s. A second

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/readinesslab/readiness/compare"
+)
+
+func init() {
+	register(command{name: "compare", summary: "run every model as a pinned child process under the same load matrix and report throughput, latency and the server's CPU, system calls and memory", run: runCompare})
+}
+
+func runCompare(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return compareMain(ctx, args, os.Stdout, os.Stderr)
+}
+
+// compareSettings are the flags of `readiness compare`.
+type compareSettings struct {
+	opts      compare.Options
+	out       string
+	benchstat string
+	asJSON    bool
+}
+
+// listFlag is a comma-separated flag value parsed by set.
+type listFlag struct {
+	text string
+	set  func(string) error
+}
+
+func (l *listFlag) String() string { return l.text }
+func (l *listFlag) Set(s string) error {
+	if err := l.set(s); err != nil {
+		return err
+	}
+	l.text = s
+	return nil
+}
+
+// compareFlags binds the flags to s, which holds the defaults. Each flag's
+// usage is one sentence; compareUsage prints them in this order.
+func compareFlags(fs *flag.FlagSet, s *compareSettings) {
+	o := &s.opts
+	fs.Var(&listFlag{strings.Join(o.Models, ","), func(v string) error {
+		ms, err := parseModels(v)
+		o.Models = ms
+		return err
+	}}, "models", "the models to compare, in the order each cell runs them")
+	fs.Var(&listFlag{joinInts(o.Conns), func(v string) error {
+		var err error
+		o.Conns, err = parseInts(v)
+		return err
+	}}, "conns", "the concurrent connection counts of the matrix")
+	fs.Var(&listFlag{joinInts(o.Pipeline), func(v string) error {
+		var err error
+		o.Pipeline, err = parseInts(v)
+		return err
+	}}, "pipeline", "the pipeline depths of the matrix: requests each connection keeps in flight")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "the measured window of each cell")
+	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "load before each window, not measured")
+	fs.IntVar(&o.Runs, "runs", o.Runs, "repetitions of the whole matrix, models interleaved, whose medians are reported")
+	fs.StringVar(&o.Client, "client", o.Client, "the load generator: the built-in one (readiness load), or the system's wrk with pipelining through a Lua script")
+	fs.Var(&listFlag{"", func(v string) error {
+		var err error
+		o.ServerCPUs, err = compare.ParseCPUs(v)
+		return err
+	}}, "server-cpus", "the CPUs the servers are pinned to, as taskset -c writes them (default: the first half of the CPUs this process may use)")
+	fs.Var(&listFlag{"", func(v string) error {
+		var err error
+		o.ClientCPUs, err = compare.ParseCPUs(v)
+		return err
+	}}, "client-cpus", "the CPUs the load generator is pinned to, disjoint from the servers' (default: the other half)")
+	fs.IntVar(&o.Loops, "loops", o.Loops, "passed to every server as -loops: event loops for epoll and gnet, GOMAXPROCS for std; 0 gives one per server CPU")
+	fs.StringVar(&s.out, "out", s.out, "the directory that receives results.json, results.csv, results.md and the SVG charts")
+	fs.StringVar(&s.benchstat, "benchstat", "", "also write the rows as Go benchmark lines to this file, for benchstat old.txt new.txt")
+	fs.BoolVar(&s.asJSON, "json", false, "print results.json's object on stdout instead of the table")
+}
+
+// compareFlagArgs gives the order of -h and each flag's argument name.
+var compareFlagArgs = []struct{ name, arg string }{
+	{"models", "LIST"}, {"conns", "LIST"}, {"pipeline", "LIST"}, {"duration", "D"}, {"warmup", "D"},
+	{"runs", "N"}, {"client", "builtin|wrk"}, {"server-cpus", "LIST"}, {"client-cpus", "LIST"},
+	{"loops", "N"}, {"out", "DIR"}, {"benchstat", "FILE"}, {"json", ""},
+}
+
+func defaultCompareSettings() compareSettings {
+	return compareSettings{opts: compare.Default(), out: "results"}
+}
+
+// compareMain is `readiness compare` with its streams and context explicit.
+func compareMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	s := defaultCompareSettings()
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	compareFlags(fs, &s)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			compareUsage(stdout)
+			return 0
+		}
+		fmt.Fprintf(stderr, "readiness compare: %v\n(readiness compare -h explains the flags)\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "readiness compare: unexpected arguments %q (readiness compare -h explains the flags)\n", fs.Args())
+		return 2
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "readiness compare: find this binary to start the servers: %v\n", err)
+		return 1
+	}
+	s.opts.Binary = exe
+	if err := s.opts.Validate(); err != nil {
+		fmt.Fprintf(stderr, "readiness compare: %v\n", err)
+		return 2
+	}
+	s.opts.Warn = func(msg string) { fmt.Fprintf(stderr, "readiness compare: warning: %s\n", msg) }
+	var bar *progressbar.ProgressBar
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar = newBar(f, s.opts)
+		s.opts.Progress = func(done, total int, cell string) {
+			bar.Describe(cell)
+			bar.Set(done)
+		}
+	}
+
+	res, err := compare.Run(ctx, s.opts)
+	if bar != nil {
+		bar.Clear()
+	}
+	if res == nil {
+		fmt.Fprintf(stderr, "readiness compare: %v\n", err)
+		return 1
+	}
+	code := 0
+	if err != nil {
+		fmt.Fprintf(stderr, "readiness compare: %v; the files hold what was measured\n", err)
+		code = 1
+	}
+	command := strings.TrimSpace("readiness compare " + strings.Join(args, " "))
+	if werr := compare.WriteFiles(s.out, res, command); werr != nil {
+		fmt.Fprintf(stderr, "readiness compare: write %s: %v\n", s.out, werr)
+		return 1
+	}
+	if s.benchstat != "" {
+		if werr := writeBenchstat(s.benchstat, res); werr != nil {
+			fmt.Fprintf(stderr, "readiness compare: -benchstat: %v\n", werr)
+			return 1
+		}
+	}
+	if s.asJSON {
+		err = compare.WriteJSON(stdout, res)
+	} else {
+		err = compare.WriteTable(stdout, compare.Summarize(res.Rows), s.opts.Runs)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "readiness compare: %v\n", err)
+		return 1
+	}
+	return code
+}
+
+func writeBenchstat(path string, res *compare.Results) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := compare.WriteBenchmarks(f, res); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// newBar is the progress display: one step per cell run.
+func newBar(w io.Writer, o compare.Options) *progressbar.ProgressBar {
+	total := len(o.Models) * len(o.Conns) * len(o.Pipeline) * o.Runs
+	return progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("compare"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetWidth(24),
+		progressbar.OptionThrottle(100_000_000),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+// parseModels reads a comma-separated list of model names from the table.
+func parseModels(s string) ([]string, error) {
+	var out []string
+	for name := range strings.SplitSeq(s, ",") {
+		name = strings.TrimSpace(name)
+		if _, err := lookupModel(name); err != nil {
+			return nil, err
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+// parseInts reads a comma-separated list of positive integers.
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for part := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// compareUsage is the -h text.
+func compareUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage: readiness compare [flags]
+
+Measures the lab's servers side by side. Each model runs as its own child
+process (this binary's "serve MODEL" on a free loopback port), pinned to the
+server CPUs; the load generator runs pinned to the other CPUs. For every cell
+of the matrix (model x connections x pipeline depth) a fresh server is
+started, loaded for -warmup, then measured for -duration: the client's
+requests per second and latency, and the server process seen from outside
+over exactly that window: CPU time split into user and system
+(/proc/PID/stat), context switches (/proc/PID/task/*/status), RSS and
+threads, system calls (perf stat on raw_syscalls:sys_enter) and the Go heap's
+allocations and GCs (the server reports runtime.MemStats on SIGUSR1). The
+models are interleaved and the matrix repeated -runs times; the table shows
+medians and how far the runs spread. A figure that cannot be measured here is
+null, with a note that says why.
+
+The table goes to stdout; -out receives results.json, results.csv,
+results.md and throughput.svg, cpu.svg and latency.svg. A progress display
+appears on stderr when it is a terminal. With a single CPU, server and client
+share it and a warning says so. Exit status 1 when a cell could not be
+measured (its notes say why), 2 for bad flags.
+
+Flags:
+`)
+	s := defaultCompareSettings()
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	compareFlags(fs, &s)
+	for _, a := range compareFlagArgs {
+		f := fs.Lookup(a.name)
+		fmt.Fprintf(w, "  %s\n    \t%s", strings.TrimSpace("-"+f.Name+" "+a.arg), f.Usage)
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" || f.Name == "loops" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	}
+}
