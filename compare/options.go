@@ -54,16 +54,18 @@ const (
 
 // Default is the default comparison: every model, 1 to 1000 connections,
 // pipeline 1 and 16, three interleaved runs. 3 models x 8 cells x 3 runs
-// x (0.7 s + 0.2 s) is 65 s of load; starting a server and attaching perf
-// for each cell adds about 0.15 s, which keeps the whole run within 90 s.
-// A window of 0.7 s on a busy server CPU holds about 70 clock ticks of CPU
-// time, so tick rounding moves CPU per request by a few percent at most.
+// x (0.6 s + 0.2 s) is 58 s of load; starting a server, attaching perf
+// and stopping the server add about 0.18 s per cell, 13 s in all, which
+// keeps the whole run near 71 s on a 2-CPU machine, within 90 s. A window
+// of 0.6 s on a busy server CPU holds about 60 clock ticks of CPU time, so
+// tick rounding moves CPU per request by a few percent at most; rows with
+// fewer ticks carry a note.
 func Default() Options {
 	return Options{
 		Models:   []string{"epoll", "gnet", "std"},
 		Conns:    []int{1, 10, 100, 1000},
 		Pipeline: []int{1, 16},
-		Duration: 700 * time.Millisecond,
+		Duration: 600 * time.Millisecond,
 		Warmup:   200 * time.Millisecond,
 		Runs:     3,
 		Client:   ClientBuiltin,
