@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/readinesslab/readiness/compare"
+)
+
+// compareRun runs `readiness compare args...` with env added to the
+// environment and returns its output and exit status.
+func compareRun(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(readinessBinary(t), append([]string{"compare"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// contractFields are the row fields CONTRACT.md requires.
+func contractFields(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../compare/testdata/contract_fields.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
+type resultsFile struct {
+	Machine map[string]any   `json:"machine"`
+	Rows    []map[string]any `json:"rows"`
+}
+
+func readResults(t *testing.T, b []byte) resultsFile {
+	t.Helper()
+	var r resultsFile
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("results.json: %v\n%s", err, b)
+	}
+	return r
+}
+
+// checkRows checks every row has every contract field, no errors, and a
+// value or a note for each figure.
+func checkRows(t *testing.T, res resultsFile, rows int) {
+	t.Helper()
+	if len(res.Rows) != rows {
+		t.Fatalf("%d rows, want %d", len(res.Rows), rows)
+	}
+	fields := append(contractFields(t), "allocs_per_req", "gc_count")
+	for i, r := range res.Rows {
+		notes, _ := json.Marshal(r["notes"])
+		for _, f := range fields {
+			v, ok := r[f]
+			if !ok {
+				t.Errorf("row %d lacks %q", i, f)
+				continue
+			}
+			if v == nil && !strings.Contains(string(notes), f) && !strings.Contains(string(notes), "CPU time is only") {
+				t.Errorf("row %d: %s is null without a note saying why: %s", i, f, notes)
+			}
+		}
+		if r["errors"] != float64(0) || r["requests"] == float64(0) {
+			t.Errorf("row %d: %v requests, %v errors; notes %s", i, r["requests"], r["errors"], notes)
+		}
+	}
+}
+
+func TestCompareHelp(t *testing.T) {
+	stdout, _, code := compareRun(t, nil, "-h")
+	if code != 0 {
+		t.Fatalf("-h: exit %d", code)
+	}
+	for _, f := range []string{"models", "conns", "pipeline", "duration", "warmup", "runs", "client", "server-cpus", "client-cpus", "loops", "out", "benchstat", "json"} {
+		if !strings.Contains(stdout, "\n  -"+f+" ") && !strings.Contains(stdout, "\n  -"+f+"\n") {
+			t.Errorf("-h does not explain -%s:\n%s", f, stdout)
+		}
+	}
+}
+
+func TestCompareBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-client", "ab"}, {"-models", "epoll,nginx"}, {"-conns", "0"}, {"-pipeline", "x"},
+		{"-runs", "0"}, {"-duration", "0s"}, {"-server-cpus", "a"}, {"extra"},
+	} {
+		_, stderr, code := compareRun(t, nil, args...)
+		if code != 2 || !strings.Contains(stderr, "readiness compare") {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and a message", args, code, stderr)
+		}
+	}
+}
+
+// The whole job in miniature: three models, two pipeline depths, every
+// file written and every contract field present.
+func TestCompareEndToEnd(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	bench := filepath.Join(t.TempDir(), "bench.txt")
+	stdout, stderr, code := compareRun(t, nil, "-duration", "150ms", "-warmup", "50ms", "-runs", "1",
+		"-conns", "2", "-pipeline", "1,4", "-out", dir, "-benchstat", bench)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if stderr != "" {
+		t.Errorf("stderr is not a terminal, yet compare wrote to it:\n%s", stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) < 7 || !strings.Contains(lines[0], "CPU µs/req") {
+		t.Fatalf("no table on stdout:\n%s", stdout)
+	}
+	for i, m := range []string{"epoll", "gnet", "std", "epoll", "gnet", "std"} {
+		if f := strings.Fields(lines[1+i]); f[0] != m || f[1] != "2" {
+			t.Errorf("table line %d: %s", 1+i, lines[1+i])
+		}
+	}
+	for _, f := range append(compare.ResultFiles, compare.ChartFiles...) {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := readResults(t, b)
+	checkRows(t, res, 6)
+	for _, k := range []string{"cpus", "cpu_model", "kernel", "go_version", "gnet_version", "date"} {
+		if _, ok := res.Machine[k]; !ok {
+			t.Errorf("machine lacks %q", k)
+		}
+	}
+	for i, r := range res.Rows {
+		if r["allocs_per_req"] == nil || r["cpu_us_per_req"] == nil && r["rps"] != nil {
+			t.Errorf("row %d: allocs_per_req %v, cpu_us_per_req %v; notes %v", i, r["allocs_per_req"], r["cpu_us_per_req"], r["notes"])
+		}
+	}
+	csv, _ := os.ReadFile(filepath.Join(dir, "results.csv"))
+	if n := strings.Count(string(csv), "\n"); n != 7 {
+		t.Errorf("results.csv has %d lines, want 7", n)
+	}
+	bl, err := os.ReadFile(bench)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(bl), "\nBenchmarkCompare/model="); n != 6 {
+		t.Errorf("%d benchmark lines, want 6:\n%s", n, bl)
+	}
+}
+
+// Without perf in PATH the system calls are null with a note, and -json
+// prints results.json's object.
+func TestCompareWithoutPerfJSON(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr, code := compareRun(t, []string{"PATH=" + t.TempDir()}, "-models", "epoll", "-duration", "150ms", "-warmup", "50ms",
+		"-runs", "1", "-conns", "2", "-pipeline", "1", "-out", dir, "-json")
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
+	}
+	res := readResults(t, []byte(stdout))
+	checkRows(t, res, 1)
+	r := res.Rows[0]
+	notes, _ := json.Marshal(r["notes"])
+	if r["syscalls_per_req"] != nil || !strings.Contains(string(notes), "syscalls_per_req is null: perf is not installed") {
+		t.Errorf("syscalls_per_req %v, notes %s", r["syscalls_per_req"], notes)
+	}
+	if r["cpu_us_per_req"] == nil || r["rss_bytes"] == nil {
+		t.Errorf("/proc figures missing: %v", r)
+	}
+	file, _ := os.ReadFile(filepath.Join(dir, "results.json"))
+	if !bytes.Equal(bytes.TrimSpace(file), bytes.TrimSpace([]byte(stdout))) {
+		t.Error("-json output differs from results.json")
+	}
+}
+
+func TestCompareWrk(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("wrk is not installed; CI must run this test")
+		}
+		t.Skip("wrk is not installed")
+	}
+	dir := t.TempDir()
+	stdout, stderr, code := compareRun(t, nil, "-client", "wrk", "-models", "epoll,std", "-duration", "150ms", "-warmup", "0s",
+		"-runs", "1", "-conns", "2", "-pipeline", "1,4", "-out", dir, "-json")
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
+	}
+	res := readResults(t, []byte(stdout))
+	checkRows(t, res, 4)
+	if res.Machine["client"] != "wrk" || res.Machine["client_version"] == nil {
+		t.Errorf("machine %v", res.Machine)
+	}
+	for i, r := range res.Rows {
+		if r["client"] != "wrk" || r["p99_us"] == nil {
+			t.Errorf("row %d: %v", i, r)
+		}
+	}
+}
+
+func TestCompareWrkMissing(t *testing.T) {
+	_, stderr, code := compareRun(t, []string{"PATH=" + t.TempDir()}, "-client", "wrk", "-runs", "1", "-out", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "wrk is not installed") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// SIGUSR1 makes serve write one memstats line to stderr and keep serving.
+func TestServeMemStats(t *testing.T) {
+	eachModel(t, func(t *testing.T, m model) {
+		p := startServe(t, m.name, "-addr", "127.0.0.1:0")
+		request(t, p.addr)
+		parse := func() []compare.MemStats {
+			var got []compare.MemStats
+			for l := range strings.Lines(p.stderr.String()) {
+				if ms, ok := compare.ParseMemStats(l); ok {
+					got = append(got, ms)
+				}
+			}
+			return got
+		}
+		var got []compare.MemStats
+		for n := 1; n <= 2; n++ {
+			p.signal(t, syscall.SIGUSR1)
+			for deadline := time.Now().Add(5 * time.Second); len(got) < n; got = parse() {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d memstats lines on stderr 5 s after SIGUSR1 number %d: %q", len(got), n, p.stderr)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		if len(got) != 2 || got[0].Mallocs == 0 || got[1].Mallocs < got[0].Mallocs || got[1].TotalAlloc < got[0].TotalAlloc {
+			t.Fatalf("memstats lines %+v", got)
+		}
+		request(t, p.addr)
+		p.signal(t, syscall.SIGTERM)
+		if code := p.wait(t, 5*time.Second); code != 0 {
+			t.Errorf("exit %d after SIGUSR1 and SIGTERM", code)
+		}
+	})
+}
