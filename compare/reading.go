@@ -246,7 +246,10 @@ func agreement(sums []Summary) []string {
 			noisy = append(noisy, fmt.Sprintf("%s at %d connections, pipeline %d", s.Model, s.Conns, s.Pipeline))
 		}
 	}
-	if len(noisy) > 0 {
+	switch {
+	case len(noisy) > 4:
+		out = append(out, fmt.Sprintf("Runs disagreed by more than ±10%% in throughput or CPU per request in %d of %d cells (the ± columns): read small differences as ties, or rerun on a quieter machine, with more -runs or a longer -duration.", len(noisy), len(sums)))
+	case len(noisy) > 0:
 		out = append(out, fmt.Sprintf("Runs disagreed by more than ±10%% in throughput or CPU per request for %s: read small differences there as ties, or rerun with more -runs or a longer -duration.", strings.Join(noisy, "; ")))
 	}
 	return out

@@ -166,7 +166,7 @@ func (r *Row) fromUsage(u Usage, hz uint64) {
 		r.AllocBytesPerReq = ptr(float64(u.Heap.TotalAlloc) / n)
 	}
 	if ticks < minTicks {
-		r.note("CPU time is only %d clock ticks of %.0f ms: CPU per request is uncertain by up to ±%.0f%%; use a longer -duration", ticks, tickUs/1000, 200/float64(max(ticks, 1)))
+		r.note("CPU time held fewer than %d clock ticks of %.0f ms (cpu_ticks has the count), so rounding can move CPU per request by more than ±%.0f%%; use a longer -duration", minTicks, tickUs/1000, 200.0/minTicks)
 	}
 }
 
