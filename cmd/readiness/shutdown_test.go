@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/readinesslab/readiness/internal/proto"
+)
+
+// The contract's shutdown, through the real binary and real signals: every
+// model of the table, and std with -serial, runs as `readiness serve` in its
+// own process.
+
+const (
+	// shutdownBound is the contract's bound from the signal to the exit.
+	shutdownBound = 5 * time.Second
+	// inFlightDelay is how long the responses in flight are held.
+	inFlightDelay = time.Second
+)
+
+// variant is a server as one command line names it.
+type variant struct {
+	name   string
+	args   []string // the model and the flags that make the variant
+	serial bool
+}
+
+// variants lists every model of the table, plus the serial variant of each
+// model that takes -serial.
+func variants() []variant {
+	var vs []variant
+	for _, m := range models {
+		vs = append(vs, variant{name: m.name, args: []string{m.name}})
+	}
+	for _, m := range models {
+		if !m.ignores("serial") {
+			vs = append(vs, variant{name: m.name + "-serial", args: []string{m.name, "-serial"}, serial: true})
+		}
+	}
+	return vs
+}
+
+// eachVariant runs body for every variant, in parallel.
+func eachVariant(t *testing.T, body func(t *testing.T, v variant)) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			body(t, v)
+		})
+	}
+}
+
+// TestShutdownSignalDeliversInFlight: with delayed responses held on several
+// connections (a pipelined batch on the first), a SIGTERM or SIGINT lets
+// every one of them out whole, then each connection ends with a clean end of
+// file, nothing new is served, and the process exits 0 within the contract's
+// 5 s of the signal. Both delay modes; in block mode, and on the serial
+// server, one connection holds the batch, as a blocked loop answers its
+// connections one delay after another.
+func TestShutdownSignalDeliversInFlight(t *testing.T) {
+	cases := []struct {
+		mode string
+		sig  syscall.Signal
+	}{
+		{"timer", syscall.SIGTERM},
+		{"block", syscall.SIGTERM},
+		{"timer", syscall.SIGINT},
+	}
+	eachVariant(t, func(t *testing.T, v variant) {
+		for _, tc := range cases {
+			t.Run(tc.mode+"-"+sigName(tc.sig), func(t *testing.T) {
+				conns := 6
+				if v.serial || tc.mode == "block" {
+					conns = 1
+				}
+				inFlight(t, v, tc.mode, tc.sig, conns)
+			})
+		}
+	})
+}
+
+// inFlight runs one case of TestShutdownSignalDeliversInFlight.
+func inFlight(t *testing.T, v variant, mode string, sig syscall.Signal, n int) {
+	const batch = 8 // requests pipelined on the first connection
+	args := append(append([]string{}, v.args[1:]...), "-addr", "127.0.0.1:0", "-loops", "1",
+		"-delay", inFlightDelay.String(), "-delay-mode", mode)
+	p := startServe(t, append([]string{v.args[0]}, args...)...)
+
+	clients := make([]*net.TCPConn, n)
+	want := make([][]byte, n)
+	for i := range clients {
+		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		clients[i] = c.(*net.TCPConn)
+		k := 1
+		if i == 0 {
+			k = batch
+		}
+		want[i] = bytes.Repeat(proto.OK, k)
+		if _, err := io.WriteString(c, strings.Repeat("GET / HTTP/1.1\r\nHost: x\r\n\r\n", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The responses are in flight once the server has read the requests:
+	// its sockets' receive queues are empty. They are held for inFlightDelay,
+	// far longer than that check takes.
+	sent := time.Now()
+	if err := waitRead(p.addr, clients, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	p.signal(t, sig)
+	t.Logf("signal %v after the requests went out", t0.Sub(sent).Round(time.Millisecond))
+
+	for i, c := range clients {
+		c.SetReadDeadline(t0.Add(shutdownBound))
+		got := make([]byte, len(want[i]))
+		if k, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("client %d: %d of %d bytes of the responses in flight, then %v; stderr:\n%s", i, k, len(want[i]), err, p.stderr)
+		}
+		if !bytes.Equal(got, want[i]) {
+			t.Fatalf("client %d: got %q, want %d responses", i, got, len(want[i])/len(proto.OK))
+		}
+	}
+	for i, c := range clients {
+		c.SetReadDeadline(t0.Add(shutdownBound))
+		if k, err := c.Read(make([]byte, 256)); k > 0 || !errors.Is(err, io.EOF) {
+			t.Errorf("client %d: want end of file after the responses, got %d bytes, %v", i, k, err)
+		}
+	}
+	if err := notServed(p.addr); err != nil {
+		t.Error(err)
+	}
+	code := p.wait(t, time.Until(t0.Add(shutdownBound)))
+	took := time.Since(t0)
+	t.Logf("%s -delay-mode %s: exit %d %v after %v with %d connections in flight", v.name, mode, code, sig, took.Round(time.Millisecond), n)
+	if code != 0 {
+		t.Errorf("exit status %d after %v, want 0; stderr:\n%s", code, sig, p.stderr)
+	}
+}
+
+// notServed requires a connection made after the signal not to be served:
+// refused, or (a server may still accept during its shutdown) turned away
+// with 503 or closed without an answer.
+func notServed(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return nil
+		}
+		return fmt.Errorf("dial after the signal: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	got, err := io.ReadAll(c)
+	if len(got) == 0 || bytes.Equal(got, proto.ServiceUnavailable) {
+		return nil
+	}
+	return fmt.Errorf("a connection made after the signal got %q (%v), want none or 503", got, err)
+}
+
+// TestShutdownSecondSignal: a second signal during the graceful shutdown ends
+// the process at once, with status 128 plus that signal's number, while a
+// response is still held (delay 1m).
+func TestShutdownSecondSignal(t *testing.T) {
+	eachVariant(t, func(t *testing.T, v variant) {
+		for _, sigs := range [][2]syscall.Signal{{syscall.SIGINT, syscall.SIGTERM}, {syscall.SIGTERM, syscall.SIGINT}} {
+			t.Run(sigName(sigs[0])+"-"+sigName(sigs[1]), func(t *testing.T) {
+				args := append([]string{}, v.args...)
+				p := startServe(t, append(args, "-addr", "127.0.0.1:0", "-delay", "1m", "-delay-mode", "timer")...)
+				c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				if err := waitRead(p.addr, []*net.TCPConn{c.(*net.TCPConn)}, 5*time.Second); err != nil {
+					t.Fatal(err)
+				}
+				p.signal(t, sigs[0])
+				// The second signal must come after the first was taken:
+				// the server says so on stderr.
+				for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.stderr.String(), "a second signal exits at once"); {
+					if time.Now().After(deadline) {
+						t.Fatalf("no shutdown message 5s after %v; stderr:\n%s", sigs[0], p.stderr)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				t0 := time.Now()
+				p.signal(t, sigs[1])
+				code := p.wait(t, 3*time.Second)
+				t.Logf("exit %d %v after the second signal", code, time.Since(t0).Round(time.Millisecond))
+				if want := 128 + int(sigs[1]); code != want {
+					t.Errorf("exit status %d after %v then %v, want %d; stderr:\n%s", code, sigs[0], sigs[1], want, p.stderr)
+				}
+			})
+		}
+	})
+}
+
+// sigName names a signal for a subtest.
+func sigName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "sigint"
+	case syscall.SIGTERM:
+		return "sigterm"
+	}
+	return strconv.Itoa(int(s))
+}
+
+// waitRead waits up to d until the server listening on addr has read all
+// that clients sent: the receive queue of the server's end of each
+// connection is empty. A connection still in the listen backlog (the serial
+// server is busy) counts as not read.
+func waitRead(addr string, clients []*net.TCPConn, d time.Duration) error {
+	srv, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(d)
+	for _, c := range clients {
+		peer, err := netip.ParseAddrPort(c.LocalAddr().String())
+		if err != nil {
+			return err
+		}
+		for {
+			q, err := receiveQueue(srv, peer)
+			if err != nil {
+				return err
+			}
+			if q == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("after %v the server has not read the %d bytes %v sent", d, q, peer)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// TestReceiveQueue checks waitRead's probe: bytes a client sent count as
+// unread until the server's end reads them, accepted or not.
+func TestReceiveQueue(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	local := netip.MustParseAddrPort(ln.Addr().String())
+	remote := netip.MustParseAddrPort(c.LocalAddr().String())
+	if _, err := io.WriteString(c, "0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	queued := func(want uint32) {
+		t.Helper()
+		var q uint32
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if q, err = receiveQueue(local, remote); err != nil {
+				t.Fatal(err)
+			}
+			if q == want {
+				return
+			}
+		}
+		t.Fatalf("receive queue %d bytes, want %d", q, want)
+	}
+	queued(10) // in the listen backlog
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	queued(10) // accepted, not read
+	if _, err := io.ReadFull(s, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	queued(0)
+}
+
+// receiveQueue is how many bytes wait unread in the receive queue of the TCP
+// socket local, connected to remote (both IPv4), as the kernel's sock_diag
+// netlink interface reports it for that one socket.
+func receiveQueue(local, remote netip.AddrPort) (uint32, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return 0, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+
+	// struct nlmsghdr, then struct inet_diag_req_v2 naming one socket by
+	// its four-tuple, with no cookie to check.
+	const hdrLen, reqLen = 16, 56
+	req := make([]byte, hdrLen+reqLen)
+	ne := binary.NativeEndian
+	ne.PutUint32(req[0:], hdrLen+reqLen)
+	ne.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
+	ne.PutUint16(req[6:], unix.NLM_F_REQUEST)
+	ne.PutUint32(req[8:], 1) // sequence number
+	r := req[hdrLen:]
+	r[0], r[1] = unix.AF_INET, unix.IPPROTO_TCP
+	ne.PutUint32(r[4:], ^uint32(0)) // every state
+	binary.BigEndian.PutUint16(r[8:], local.Port())
+	binary.BigEndian.PutUint16(r[10:], remote.Port())
+	src, dst := local.Addr().As4(), remote.Addr().As4()
+	copy(r[12:], src[:])
+	copy(r[28:], dst[:])
+	ne.PutUint32(r[48:], ^uint32(0)) // INET_DIAG_NOCOOKIE
+	ne.PutUint32(r[52:], ^uint32(0))
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, os.NewSyscallError("sendto", err)
+	}
+
+	buf := make([]byte, 4096)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return 0, os.NewSyscallError("recvfrom", err)
+	}
+	if n < hdrLen+4 {
+		return 0, fmt.Errorf("sock_diag: a %d-byte reply", n)
+	}
+	switch ne.Uint16(buf[4:]) {
+	case unix.NLMSG_ERROR:
+		errno := syscall.Errno(-int32(ne.Uint32(buf[hdrLen:])))
+		return 0, fmt.Errorf("sock_diag %v -> %v: %w", local, remote, errno)
+	case unix.SOCK_DIAG_BY_FAMILY:
+		// struct inet_diag_msg: family, state, timer, retrans, the socket
+		// id (48 bytes), expires, then rqueue.
+		if n < hdrLen+60 {
+			return 0, fmt.Errorf("sock_diag: a %d-byte reply", n)
+		}
+		return ne.Uint32(buf[hdrLen+56:]), nil
+	}
+	return 0, fmt.Errorf("sock_diag: a reply of type %d", ne.Uint16(buf[4:]))
+}
