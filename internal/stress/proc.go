@@ -1,6 +1,7 @@
 package stress
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -143,6 +144,32 @@ func setNofile(t *testing.T, soft, hard uint64) {
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatalf("setrlimit(NOFILE, %d/%d): %v", soft, hard, err)
 	}
+	t.Cleanup(func() {
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+			t.Errorf("restore RLIMIT_NOFILE %d/%d: %v", old.Cur, old.Max, err)
+		}
+	})
+}
+
+// raiseNofile raises the open-file limit of the process to at least need,
+// the hard limit too when it is lower, and restores the current limit when
+// the test ends. A process that may not raise its hard limit skips the test:
+// the machine cannot hold what the case needs.
+func raiseNofile(t *testing.T, need uint64) {
+	t.Helper()
+	old := nofile(t)
+	if old.Cur >= need {
+		return
+	}
+	lim := unix.Rlimit{Cur: need, Max: max(old.Max, need)}
+	err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	if errors.Is(err, unix.EPERM) {
+		t.Skipf("the case needs an open-file limit of %d; the hard limit is %d and this process may not raise it", need, old.Max)
+	}
+	if err != nil {
+		t.Fatalf("setrlimit(NOFILE, %d/%d): %v", lim.Cur, lim.Max, err)
+	}
+	t.Logf("open-file limit raised from %d/%d to %d/%d", old.Cur, old.Max, lim.Cur, lim.Max)
 	t.Cleanup(func() {
 		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
 			t.Errorf("restore RLIMIT_NOFILE %d/%d: %v", old.Cur, old.Max, err)

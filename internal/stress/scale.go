@@ -23,6 +23,9 @@ const (
 	scaleRounds  = 3   // requests per connection, one round at a time
 	scaleWorkers = 100 // goroutines the connections are spread over
 	scaleSources = 4   // source addresses 127.0.0.2 and up, so ports never run short
+	// scaleNofile is the open-file limit each of the two processes needs:
+	// a descriptor per connection, and room for the rest of the process.
+	scaleNofile = scaleConns + 2048
 
 	// scaleEnv carries the server's address to the client process.
 	scaleEnv = "READINESS_STRESS_SCALE_ADDR"
@@ -35,8 +38,11 @@ const (
 // scaleRounds requests on each; not one may fail. The clients run in a child
 // process (this test binary again, running only this case): client and
 // server in one process would need two descriptors per connection, beyond
-// the open-file limit an unprivileged test can set.
+// the open-file limit a test can count on. Each process raises its
+// open-file limit as far as the case needs (the hard limit too, where it is
+// lower and the process may) and restores it at the end.
 func testScale(t *testing.T, m conformance.Model) {
+	raiseNofile(t, scaleNofile)
 	if addr := os.Getenv(scaleEnv); addr != "" {
 		scaleClient(t, addr)
 		return
