@@ -256,3 +256,27 @@ func TestServeMemStats(t *testing.T) {
 		}
 	})
 }
+
+// On a single CPU compare still runs, and warns that server and client
+// share it.
+func TestCompareOneCPUWarns(t *testing.T) {
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		t.Skip("taskset (util-linux) is not installed")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(taskset, "-c", "0", readinessBinary(t), "compare", "-models", "epoll", "-conns", "1", "-pipeline", "1",
+		"-duration", "100ms", "-warmup", "0s", "-runs", "1", "-out", dir, "-json")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "warning: only CPU 0 is available: server and client share it") {
+		t.Errorf("no warning on stderr: %q", errOut.String())
+	}
+	res := readResults(t, out.Bytes())
+	if res.Machine["shared_cpu"] != true || res.Machine["server_cpus"] != "0" || res.Machine["client_cpus"] != "0" {
+		t.Errorf("machine %v", res.Machine)
+	}
+}
