@@ -1,12 +1,16 @@
 // Package docs holds the lab's explanations (the Markdown files here) and the
 // outputs they quote, captured from the tool itself. `go generate ./docs`
 // runs the experiments again on this machine and rewrites the captures;
-// docs_test.go checks that the commands the pages quote exist, that the
-// files and functions they point at exist, and that the captures have the
-// shape the generator gives them.
+// docs_test.go checks that the commands the pages quote exist and accept
+// their flags, that the files and functions they point at exist, that the
+// captures have the shape their generator gives them, and that a fresh trace
+// shows the same steps as the captured one.
 package docs
 
-//go:generate sh -c "go run ../cmd/readiness trace all -markdown > trace-all.md"
+//go:generate sh -c "go run ../cmd/readiness trace -markdown all > trace-all.md"
+//go:generate sh -c "go run ../cmd/readiness trace -markdown -serve=-loops=2 std > trace-std.md"
+//go:generate sh -c "go run ../cmd/readiness trace -markdown -serve=-loops=2,-delay=20ms std > trace-std-delay.md"
 //go:generate sh -c "go run ../cmd/readiness slow -markdown > slow-results.md"
 //go:generate sh -c "go run ../cmd/readiness slow -delay 8s -markdown > slow-8s-results.md"
 //go:generate sh -c "go run ../cmd/readiness idle -markdown > idle-results.md"
+//go:generate sh -c "go run ../cmd/readiness idle -conns 18000 -markdown > idle-18k-results.md"
