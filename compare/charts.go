@@ -103,6 +103,7 @@ func (g *grid) throughput(m Machine) *figure {
 			}
 			b.series = append(b.series, ser)
 		}
+		b.clipOutlier()
 		pl.Add(plotter.NewGrid(), b)
 		pl.NominalX(g.connLabels()...)
 		pl.Y.Tick.Marker = siTicks{}
@@ -141,8 +142,10 @@ func (g *grid) cpu(m Machine) *figure {
 			}
 			b.series = append(b.series, ser)
 		}
+		b.clipOutlier()
 		pl.Add(plotter.NewGrid(), b)
 		pl.NominalX(g.connLabels()...)
+		pl.Y.Tick.Marker = siTicks{}
 		pl.Y.Min = 0
 		f.panels = append(f.panels, pl)
 	}
