@@ -46,8 +46,8 @@ func halfClose(t *testing.T, s *target, send, want string) {
 		t.Fatalf("shutdown(SHUT_WR): %v", err)
 	}
 	got, e := c.readAll(ioTimeout)
-	if string(got) != want || !e.closed() {
-		t.Fatalf("after a half-close: got %s then %s, want the answers then the connection closed\n%s", clipped(got), e, mismatch(got, want))
+	if string(got) != want || e != endEOF {
+		t.Fatalf("after a half-close: got %s then %s, want the answers then the connection closed (EOF)\n%s", clipped(got), e, mismatch(got, want))
 	}
 }
 

@@ -24,8 +24,9 @@ import (
 type Model struct {
 	Name  string
 	Start func(cfg serve.Config) (serve.Server, error)
-	// Serial marks a server that serves one connection at a time: the
-	// subtests that need two connections served at once are skipped.
+	// Serial marks a server that serves one connection at a time: it is
+	// started with serve.Config.Serial set, and the subtests that need two
+	// connections served at once are skipped.
 	Serial bool
 }
 
@@ -50,7 +51,9 @@ func groups() []struct {
 		tests []test
 	}{
 		{"wire", wireTests()},
+		{"sockets", socketTests()},
 		{"errors", errorTests()},
+		{"closing", closingTests()},
 		{"timeouts", timeoutTests()},
 		{"splits", splitTests()},
 		{"concurrency", concurrencyTests()},
@@ -69,7 +72,7 @@ func Run(t *testing.T, m Model) {
 						t.Skipf("%s serves one connection at a time; this test needs several at once", m.Name)
 					}
 					watchLeaks(t)
-					cfg := baseConfig()
+					cfg := baseConfig(m)
 					if tc.configure != nil {
 						tc.configure(&cfg)
 					}
@@ -80,12 +83,14 @@ func Run(t *testing.T, m Model) {
 	}
 }
 
-// baseConfig is the settings the suite starts servers with: the contract's
-// defaults on a free loopback port, with two loops.
-func baseConfig() serve.Config {
+// baseConfig is the settings the suite starts m with: the contract's
+// defaults on a free loopback port, with two loops, serial for a serial
+// model.
+func baseConfig(m Model) serve.Config {
 	cfg := serve.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Loops = 2
+	cfg.Serial = m.Serial
 	return cfg
 }
 

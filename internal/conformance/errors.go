@@ -154,8 +154,8 @@ func testErrorUnderFlood(t *testing.T, s *target) {
 	}()
 	c.expect(badRequest)
 	got, e := c.readAll(ioTimeout)
-	if len(got) > 0 || !e.closed() {
-		t.Fatalf("after the error: got %q then %s, want the connection closed", clip(got), e)
+	if len(got) > 0 || e != endEOF {
+		t.Fatalf("after the error: got %q then %s, want the connection closed (EOF)", clip(got), e)
 	}
 	c.c.Close()
 	<-done

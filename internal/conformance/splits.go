@@ -108,6 +108,8 @@ func splitEverywhere(t *testing.T, s *target, send, want string) {
 		c.expect(want)
 	}
 	c.expectOpen()
+	// A serial server takes the next connection only once this one is gone.
+	c.c.Close()
 }
 
 // pipeline sends n requests of several shapes in one write and requires the

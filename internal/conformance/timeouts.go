@@ -86,8 +86,8 @@ func expectClosedAfter(t *testing.T, c *client, since time.Time, timeout time.Du
 	t.Helper()
 	got, e := c.readAll(lateBound)
 	took := time.Since(since)
-	if string(got) != want || !e.closed() {
-		t.Fatalf("after %v: got %q then %s, want %q then the connection closed", took, clip(got), e, want)
+	if string(got) != want || e != endEOF {
+		t.Fatalf("after %v: got %q then %s, want %q then the connection closed (EOF)", took, clip(got), e, want)
 	}
 	if took < timeout/2 {
 		t.Fatalf("closed after %v, before the %v timeout", took, timeout)

@@ -40,10 +40,9 @@ func exchangeTests(xs []exchange) []test {
 	return tests
 }
 
-// wireTests cover the contract's wire rules but one: TCP_NODELAY on each
-// accepted socket is a setting of the server's side of the connection, which
-// a client cannot observe, so each server package checks it on its own
-// sockets.
+// wireTests cover the contract's wire rules as a client sees them; the
+// rules about the server's own socket (TCP_NODELAY, one write per batch) are
+// in sockets.go, and errors, closes and timeouts in their own files.
 func wireTests() []test {
 	return exchangeTests([]exchange{
 		{name: "get", send: get, want: ok},
