@@ -7,10 +7,10 @@
 // shows the same steps as the captured one.
 package docs
 
-//go:generate sh -c "go run ../cmd/readiness trace -markdown all > trace-all.md"
-//go:generate sh -c "go run ../cmd/readiness trace -markdown -serve=-loops=2 std > trace-std.md"
-//go:generate sh -c "go run ../cmd/readiness trace -markdown -serve=-loops=2,-delay=20ms std > trace-std-delay.md"
-//go:generate sh -c "go run ../cmd/readiness slow -markdown > slow-results.md"
-//go:generate sh -c "go run ../cmd/readiness slow -delay 8s -markdown > slow-8s-results.md"
-//go:generate sh -c "go run ../cmd/readiness idle -markdown > idle-results.md"
-//go:generate sh -c "go run ../cmd/readiness idle -conns 18000 -markdown > idle-18k-results.md"
+//go:generate sh -c "go run ../cmd/readiness trace -markdown all > trace-all.md.tmp && mv trace-all.md.tmp trace-all.md"
+//go:generate sh -c "go run ../cmd/readiness trace -markdown -serve=-loops=2 std > trace-std.md.tmp && mv trace-std.md.tmp trace-std.md"
+//go:generate sh -c "go run ../cmd/readiness trace -markdown -serve=-loops=2,-delay=20ms std > trace-std-delay.md.tmp && mv trace-std-delay.md.tmp trace-std-delay.md"
+//go:generate sh -c "go run ../cmd/readiness slow -markdown > slow-results.md.tmp && mv slow-results.md.tmp slow-results.md"
+//go:generate sh -c "go run ../cmd/readiness slow -delay 8s -markdown > slow-8s-results.md.tmp && mv slow-8s-results.md.tmp slow-8s-results.md"
+//go:generate sh -c "go run ../cmd/readiness idle -markdown > idle-results.md.tmp && mv idle-results.md.tmp idle-results.md"
+//go:generate sh -c "go run ../cmd/readiness idle -conns 18000 -markdown > idle-18k-results.md.tmp && mv idle-18k-results.md.tmp idle-18k-results.md"
