@@ -37,6 +37,7 @@ func Run(t *testing.T, m conformance.Model) {
 		{"Churn", testChurn, ""},
 		{"NeverReads", testNeverReads, "one client holds the only connection the serial server serves"},
 		{"MaxConns", testMaxConns, "the serial server holds one connection at a time; the rest wait in the backlog"},
+		{"LowNofile", testLowNofile, "the serial server holds one connection at a time; the rest wait in the backlog"},
 		{"AcceptEMFILE", testAcceptEMFILE, "the serial server holds one connection at a time; the rest wait in the backlog"},
 		{"IdleTimeout", testIdleTimeout, ""},
 		{"HeaderTimeout", testHeaderTimeout, ""},
