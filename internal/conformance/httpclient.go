@@ -94,8 +94,15 @@ func testNetHTTPKeepAlive(t *testing.T, s *target) {
 			fresh++
 		}
 	}
-	if fresh != 1 {
-		t.Fatalf("300 requests in turn used %d connections, want 1 kept alive", fresh)
+	// net/http gives up reusing a connection whose request write it has not
+	// seen finish within 50 ms of the answer (a busy machine can delay that
+	// goroutine), so allow a few fresh ones; a server that closes kept-alive
+	// connections shows up as dozens.
+	if fresh < 1 || fresh > 3 {
+		t.Fatalf("300 requests in turn used %d connections, want 1 kept alive (3 at most)", fresh)
+	}
+	if fresh > 1 {
+		t.Logf("300 requests in turn used %d connections", fresh)
 	}
 }
 

@@ -21,8 +21,11 @@ func socketTests() []test {
 	return []test{
 		{name: "tcp nodelay", run: testNoDelay},
 		{name: "one write per batch", run: testOneWrite},
-		{name: "one write per delayed batch", configure: func(cfg *serve.Config) {
+		{name: "one write per delayed batch, timer", configure: func(cfg *serve.Config) {
 			cfg.Delay, cfg.DelayMode = 20*time.Millisecond, serve.DelayTimer
+		}, run: testOneWrite},
+		{name: "one write per delayed batch, block", configure: func(cfg *serve.Config) {
+			cfg.Delay, cfg.DelayMode = 20*time.Millisecond, serve.DelayBlock
 		}, run: testOneWrite},
 	}
 }

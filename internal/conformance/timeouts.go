@@ -33,15 +33,16 @@ func timeoutTests() []test {
 			expectClosedAfter(t, c, time.Now(), shortIdle, "")
 		}},
 		{name: "idle reset by requests", configure: func(cfg *serve.Config) {
-			cfg.IdleTimeout, cfg.HeaderTimeout = 2*shortIdle, 0
+			cfg.IdleTimeout, cfg.HeaderTimeout = time.Second, 0
 		}, run: func(t *testing.T, s *target) {
 			c := s.dial(t)
-			// Six requests a fifth of the timeout apart: the connection is
-			// never idle for the whole timeout.
-			for range 6 {
+			// Eight requests a fifth of the timeout apart, longer than the
+			// timeout in all: the connection is never idle for the whole
+			// timeout, with room for a late wake-up on a busy machine.
+			for range 8 {
 				c.send(get)
 				c.expect(ok)
-				time.Sleep(2 * shortIdle / 5)
+				time.Sleep(200 * time.Millisecond)
 			}
 		}},
 		{name: "header timeout", configure: withHeader, run: func(t *testing.T, s *target) {
@@ -67,11 +68,15 @@ func timeoutTests() []test {
 			c.expect(ok)
 			c.expectOpen()
 		}},
-		{name: "head completed in time", configure: withHeader, run: func(t *testing.T, s *target) {
+		{name: "head completed in time", configure: func(cfg *serve.Config) {
+			cfg.IdleTimeout, cfg.HeaderTimeout = 0, 2*time.Second
+		}, run: func(t *testing.T, s *target) {
+			// Four pieces over 150 ms: well within the timeout even when
+			// the machine is busy.
 			c := s.dial(t)
 			for _, part := range []string{"GET / HT", "TP/1.1\r\nHo", "st: x\r\n", "\r\n"} {
 				c.send(part)
-				time.Sleep(shortHeader / 10)
+				time.Sleep(50 * time.Millisecond)
 			}
 			c.expect(ok)
 			c.expectOpen()
