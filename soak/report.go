@@ -233,7 +233,13 @@ func (r *Report) writeCurves(w io.Writer) {
 		longest = max(longest, len(s.Curve.Load))
 	}
 	for i := step - 1; i < longest; i += step {
-		label := (time.Duration(i+1) * r.Settings.Interval).String()
+		label := ""
+		for _, s := range r.Servers {
+			if i < len(s.Curve.Load) {
+				label = roundFor(s.Curve.Load[i].At, r.Settings.Interval).String()
+				break
+			}
+		}
 		row(label, func(c Curve) (Sample, bool) {
 			if i < len(c.Load) {
 				return c.Load[i], true

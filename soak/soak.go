@@ -160,18 +160,26 @@ func startClients(ctx context.Context, wg *sync.WaitGroup, cfg Config, s *server
 	}
 }
 
-// sampleLoad reads every server every cfg.Interval until ctx ends, and
-// writes the progress line after each round.
+// sampleLoad reads every server every cfg.Interval until ctx ends, and once
+// more then, and writes the progress line after each round.
 func sampleLoad(ctx context.Context, cfg Config, servers []*server, at func() time.Duration) {
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
-	for {
+	prev := time.Duration(0)
+	for last := false; !last; {
 		select {
 		case <-ctx.Done():
-			return
+			// One more reading at the end of the load, so the curve ends
+			// where the clients stopped, whatever the ticker's phase,
+			// unless a reading was just taken.
+			last = true
 		case <-tick.C:
 		}
 		now := at()
+		if last && now-prev < cfg.Interval/2 {
+			return
+		}
+		prev = now
 		for _, s := range servers {
 			if s.gone != nil {
 				continue
