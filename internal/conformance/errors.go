@@ -80,6 +80,8 @@ func errorExchanges() []exchange {
 		{name: "answers kept before 505", send: get + "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nGET " + "GET / HTTP/9.9\r\n\r\n",
 			want: ok + ok + versionNotSupported, closes: true},
 		{name: "answers kept before 431", send: get + get + headOf(9000), want: ok + ok + headerTooLarge, closes: true},
+		{name: "answers kept before 413", send: get + "HEAD / HTTP/1.1\r\n\r\n" + "POST / HTTP/1.1\r\nContent-Length: 2000000\r\n\r\nxyz",
+			want: ok + head(ok) + contentTooLarge, closes: true},
 		{name: "answers kept before 501", send: get + "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", want: ok + notImplemented, closes: true},
 	}
 }
