@@ -2,22 +2,18 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/readinesslab/readiness/internal/proto"
+	"github.com/readinesslab/readiness/internal/stress"
 )
 
 // The contract's shutdown, through the real binary and real signals: every
@@ -121,7 +117,7 @@ func inFlight(t *testing.T, v variant, mode string, sig syscall.Signal, n int) {
 	// its sockets' receive queues are empty. They are held for inFlightDelay,
 	// far longer than that check takes.
 	sent := time.Now()
-	if err := waitRead(p.addr, clients, 5*time.Second); err != nil {
+	if err := stress.WaitRead(p.addr, clients, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -193,7 +189,7 @@ func TestShutdownSecondSignal(t *testing.T) {
 				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 					t.Fatal(err)
 				}
-				if err := waitRead(p.addr, []*net.TCPConn{c.(*net.TCPConn)}, 5*time.Second); err != nil {
+				if err := stress.WaitRead(p.addr, []*net.TCPConn{c.(*net.TCPConn)}, 5*time.Second); err != nil {
 					t.Fatal(err)
 				}
 				p.signal(t, sigs[0])
@@ -226,136 +222,4 @@ func sigName(s syscall.Signal) string {
 		return "sigterm"
 	}
 	return strconv.Itoa(int(s))
-}
-
-// waitRead waits up to d until the server listening on addr has read all
-// that clients sent: the receive queue of the server's end of each
-// connection is empty. A connection still in the listen backlog (the serial
-// server is busy) counts as not read.
-func waitRead(addr string, clients []*net.TCPConn, d time.Duration) error {
-	srv, err := netip.ParseAddrPort(addr)
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(d)
-	for _, c := range clients {
-		peer, err := netip.ParseAddrPort(c.LocalAddr().String())
-		if err != nil {
-			return err
-		}
-		for {
-			q, err := receiveQueue(srv, peer)
-			if err != nil {
-				return err
-			}
-			if q == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("after %v the server has not read the %d bytes %v sent", d, q, peer)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	return nil
-}
-
-// TestReceiveQueue checks waitRead's probe: bytes a client sent count as
-// unread until the server's end reads them, accepted or not.
-func TestReceiveQueue(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	local := netip.MustParseAddrPort(ln.Addr().String())
-	remote := netip.MustParseAddrPort(c.LocalAddr().String())
-	if _, err := io.WriteString(c, "0123456789"); err != nil {
-		t.Fatal(err)
-	}
-	queued := func(want uint32) {
-		t.Helper()
-		var q uint32
-		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-			if q, err = receiveQueue(local, remote); err != nil {
-				t.Fatal(err)
-			}
-			if q == want {
-				return
-			}
-		}
-		t.Fatalf("receive queue %d bytes, want %d", q, want)
-	}
-	queued(10) // in the listen backlog
-	s, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	queued(10) // accepted, not read
-	if _, err := io.ReadFull(s, make([]byte, 10)); err != nil {
-		t.Fatal(err)
-	}
-	queued(0)
-}
-
-// receiveQueue is how many bytes wait unread in the receive queue of the TCP
-// socket local, connected to remote (both IPv4), as the kernel's sock_diag
-// netlink interface reports it for that one socket.
-func receiveQueue(local, remote netip.AddrPort) (uint32, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-	if err != nil {
-		return 0, os.NewSyscallError("socket", err)
-	}
-	defer unix.Close(fd)
-
-	// struct nlmsghdr, then struct inet_diag_req_v2 naming one socket by
-	// its four-tuple, with no cookie to check.
-	const hdrLen, reqLen = 16, 56
-	req := make([]byte, hdrLen+reqLen)
-	ne := binary.NativeEndian
-	ne.PutUint32(req[0:], hdrLen+reqLen)
-	ne.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
-	ne.PutUint16(req[6:], unix.NLM_F_REQUEST)
-	ne.PutUint32(req[8:], 1) // sequence number
-	r := req[hdrLen:]
-	r[0], r[1] = unix.AF_INET, unix.IPPROTO_TCP
-	ne.PutUint32(r[4:], ^uint32(0)) // every state
-	binary.BigEndian.PutUint16(r[8:], local.Port())
-	binary.BigEndian.PutUint16(r[10:], remote.Port())
-	src, dst := local.Addr().As4(), remote.Addr().As4()
-	copy(r[12:], src[:])
-	copy(r[28:], dst[:])
-	ne.PutUint32(r[48:], ^uint32(0)) // INET_DIAG_NOCOOKIE
-	ne.PutUint32(r[52:], ^uint32(0))
-	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, os.NewSyscallError("sendto", err)
-	}
-
-	buf := make([]byte, 4096)
-	n, _, err := unix.Recvfrom(fd, buf, 0)
-	if err != nil {
-		return 0, os.NewSyscallError("recvfrom", err)
-	}
-	if n < hdrLen+4 {
-		return 0, fmt.Errorf("sock_diag: a %d-byte reply", n)
-	}
-	switch ne.Uint16(buf[4:]) {
-	case unix.NLMSG_ERROR:
-		errno := syscall.Errno(-int32(ne.Uint32(buf[hdrLen:])))
-		return 0, fmt.Errorf("sock_diag %v -> %v: %w", local, remote, errno)
-	case unix.SOCK_DIAG_BY_FAMILY:
-		// struct inet_diag_msg: family, state, timer, retrans, the socket
-		// id (48 bytes), expires, then rqueue.
-		if n < hdrLen+60 {
-			return 0, fmt.Errorf("sock_diag: a %d-byte reply", n)
-		}
-		return ne.Uint32(buf[hdrLen+56:]), nil
-	}
-	return 0, fmt.Errorf("sock_diag: a reply of type %d", ne.Uint16(buf[4:]))
 }

@@ -16,12 +16,11 @@ import (
 )
 
 const (
-	shutdownDelay   = time.Second            // how long each response is held
-	shutdownAfter   = 300 * time.Millisecond // when Shutdown starts, responses in flight
-	shutdownBound   = 5 * time.Second        // the contract's bound on a graceful exit
-	shutdownConns   = 50                     // connections with a response in flight
-	shutdownBatch   = 16                     // requests pipelined on the first of them
-	shutdownSerialN = 1                      // the serial server holds one at a time
+	shutdownDelay   = time.Second     // how long each response is held
+	shutdownBound   = 5 * time.Second // the contract's bound on a graceful exit
+	shutdownConns   = 50              // connections with a response in flight
+	shutdownBatch   = 16              // requests pipelined on the first of them
+	shutdownSerialN = 1               // the serial server holds one at a time
 )
 
 // testShutdown starts Shutdown while delayed responses are held: every one
@@ -65,7 +64,11 @@ func shutdownInFlight(t *testing.T, m conformance.Model, mode string, n int) {
 			t.Fatalf("client %d: write: %v", i, err)
 		}
 	}
-	time.Sleep(shutdownAfter)
+	// Shutdown starts once the server has read every request: their
+	// responses are in flight, held for the delay.
+	if err := WaitRead(addr, clients, ioTimeout); err != nil {
+		t.Fatal(err)
+	}
 
 	t0 := time.Now()
 	shut := make(chan error, 1)
