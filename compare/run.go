@@ -160,12 +160,32 @@ func warmupSeconds(d time.Duration) int {
 // measure runs one cell against a fresh server and returns its row.
 func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 	row := Row{Model: c.model, Conns: c.conns, Pipeline: c.pipeline, Run: run, Client: r.o.Client}
-	srv, err := startServer(ctx, r.o.Binary, c.model, r.loops, r.o.ServerCPUs)
+	// perf attaches while the server starts: it needs only the process
+	// id, and the two together take half the time they take in turn.
+	type attached struct {
+		pr  *probe
+		err error
+	}
+	probed := make(chan attached, 1)
+	began := false
+	srv, err := startServer(ctx, r.o.Binary, c.model, r.loops, r.o.ServerCPUs, func(pid int) {
+		began = true
+		go func() {
+			pr, err := newProbe(pid, r.noPerf)
+			probed <- attached{pr, err}
+		}()
+	})
 	if err != nil {
+		if began {
+			if a := <-probed; a.pr != nil {
+				a.pr.close()
+			}
+		}
 		row.fail(err)
 		return row
 	}
-	pr, perfErr := newProbe(srv.pid(), r.noPerf)
+	a := <-probed
+	pr, perfErr := a.pr, a.err
 	pr.memStats = srv.readMemStats
 	var u *perf.Unavailable
 	if errors.As(perfErr, &u) {

@@ -35,8 +35,9 @@ type server struct {
 }
 
 // startServer runs `binary serve MODEL -addr 127.0.0.1:0 -loops N` pinned
-// to cpus and waits for its listening line.
-func startServer(ctx context.Context, binary, model string, loops int, cpus []int) (*server, error) {
+// to cpus and waits for its listening line. started, if set, is called
+// with the process id as soon as the process runs.
+func startServer(ctx context.Context, binary, model string, loops int, cpus []int, started func(pid int)) (*server, error) {
 	s := &server{model: model, exited: make(chan struct{}), stderr: &tail{max: 2048}, mem: make(chan MemStats, 4)}
 	s.cmd = exec.Command(binary, "serve", model, "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(loops))
 	s.cmd.Stderr = &lines{memStats: s.mem, rest: s.stderr}
@@ -46,6 +47,9 @@ func startServer(ctx context.Context, binary, model string, loops int, cpus []in
 	}
 	if err := onCPUs(cpus, s.cmd.Start); err != nil {
 		return nil, fmt.Errorf("start %s server: %w", model, err)
+	}
+	if started != nil {
+		started(s.pid())
 	}
 	go func() {
 		s.err = s.cmd.Wait()
