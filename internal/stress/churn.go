@@ -13,10 +13,12 @@ import (
 )
 
 // Churn sizes: waves of connections opened together and closed together.
+// A wave costs two descriptors per connection in this process (client and
+// server), well within the open-file limit Go sets for itself.
 const (
-	churnWaves   = 6
-	churnPerWave = 400
-	churnWorkers = 40 // goroutines a wave's connections are spread over
+	churnWaves   = 3
+	churnPerWave = 1000
+	churnWorkers = 50 // goroutines a wave's connections are spread over
 )
 
 // misbehaviour is one way a churning client leaves.
