@@ -9,6 +9,7 @@ import (
 
 	"github.com/readinesslab/readiness/compare/perf"
 	"github.com/readinesslab/readiness/compare/proc"
+	"github.com/readinesslab/readiness/compare/wrk"
 )
 
 // With perf missing from PATH, the probe still measures /proc, leaves the
@@ -78,5 +79,19 @@ func TestProbeNoWindow(t *testing.T) {
 	pr, _ := newProbe(os.Getpid(), "off")
 	if _, err := pr.finish(); err == nil {
 		t.Error("finish without a window succeeded")
+	}
+}
+
+// A wrk percentile below wrk's own median (its table prints 0.00us when
+// its count runs past its samples) is null with a note, not a zero.
+func TestFromWrkDropsImpossiblePercentiles(t *testing.T) {
+	var r Row
+	r.fromWrk(&wrk.Result{Requests: 1000, RPS: 1000, P50: 100 * time.Microsecond, P90: 300 * time.Microsecond, Max: 40 * time.Millisecond, HasP999: true})
+	if r.P50us == nil || *r.P50us != 100 || r.P90us == nil || *r.P90us != 300 || r.P99us != nil || r.P999us != nil || *r.MaxUs != 40000 {
+		t.Fatalf("row %+v", r)
+	}
+	notes := strings.Join(r.Notes, "\n")
+	if !strings.Contains(notes, "p99_us is null: wrk reported 0s, below its own p50 of 100µs") || !strings.Contains(notes, "p999_us is null") {
+		t.Errorf("notes %q", r.Notes)
 	}
 }

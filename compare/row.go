@@ -125,13 +125,25 @@ func (r *Row) fromWrk(res *wrk.Result) {
 		r.note("latency is null: wrk completed no request")
 		return
 	}
-	r.P50us, r.P90us, r.P99us = micros(res.P50), micros(res.P90), micros(res.P99)
-	r.MaxUs = micros(res.Max)
-	if res.HasP999 {
-		r.P999us = micros(res.P999)
-	} else {
-		r.note("p999_us is null: wrk's --latency table stops at p99 and its done() hook printed nothing")
+	r.P50us, r.MaxUs = micros(res.P50), micros(res.Max)
+	// wrk's table sometimes prints 0.00us for a high percentile, below
+	// its own median (seen with pipelined scripts): its percentile walk
+	// returns 0 when its sample count runs past the samples it holds.
+	// Such a figure is no measurement.
+	pct := func(name string, d time.Duration, have bool) *float64 {
+		switch {
+		case !have:
+			r.note("%s is null: wrk's --latency table stops at p99 and its done() hook printed nothing", name)
+			return nil
+		case d < res.P50 || d == 0:
+			r.note("%s is null: wrk reported %v, below its own p50 of %v", name, d, res.P50)
+			return nil
+		}
+		return micros(d)
 	}
+	r.P90us = pct("p90_us", res.P90, true)
+	r.P99us = pct("p99_us", res.P99, true)
+	r.P999us = pct("p999_us", res.P999, res.HasP999)
 }
 
 // fromUsage fills the server's figures, per request.
