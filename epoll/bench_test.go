@@ -5,12 +5,14 @@ import (
 	"context"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
@@ -116,9 +118,103 @@ const benchGet = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 // processCPU is the user and system time of the process so far, in ns.
 func processCPU() int64 {
+	u, s := processTimes()
+	return u + s
+}
+
+// BenchmarkKernelFloor measures what the kernel charges for the system calls
+// a request cannot avoid, with no event loop at all, on one goroutine:
+//
+//   - getppid: one system call that does nothing, so its cost is the entry
+//     and exit alone;
+//   - request: the client writes a request, the server reads it and sends
+//     the response, the client reads it, over a loopback TCP pair with
+//     TCP_NODELAY: the four calls of one request on both sides, with nobody
+//     ever waiting. The server's share is roughly half.
+//
+// user-share is the user part of the process's CPU time over the run as
+// /proc and getrusage account it. The loop does next to nothing in user
+// space, so whatever share it shows is how this machine's tick accounting
+// splits system calls, not work (see docs/performance.md).
+func BenchmarkKernelFloor(b *testing.B) {
+	b.Run("getppid", func(b *testing.B) {
+		floorRun(b, func() { syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0) })
+	})
+	b.Run("request", func(b *testing.B) {
+		client, server := tcpPair(b)
+		req, resp := []byte(benchGet), proto.OK
+		buf := make([]byte, 4096)
+		floorRun(b, func() {
+			rawIO(b, syscall.SYS_WRITE, client, req)
+			rawIO(b, syscall.SYS_READ, server, buf)
+			rawIO(b, syscall.SYS_WRITE, server, resp)
+			rawIO(b, syscall.SYS_READ, client, buf)
+		})
+	})
+}
+
+// floorRun runs op b.N times, locked to its thread, and reports the user
+// share of the process's CPU time.
+func floorRun(b *testing.B, op func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	u0, s0 := processTimes()
+	for b.Loop() {
+		op()
+	}
+	u1, s1 := processTimes()
+	if total := (u1 - u0) + (s1 - s0); total > 0 {
+		b.ReportMetric(float64(u1-u0)/float64(total), "user-share")
+	}
+}
+
+// rawIO makes one blocking read or write on a socket fd; the sockets of
+// tcpPair are blocking, so every call completes.
+func rawIO(b *testing.B, trap uintptr, fd int, p []byte) {
+	if _, _, errno := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p))); errno != 0 {
+		b.Fatal(errno)
+	}
+}
+
+// tcpPair returns the fds of both ends of a loopback TCP connection, in
+// blocking mode, with TCP_NODELAY on both.
+func tcpPair(b *testing.B) (client, server int) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	fds := make([]int, 2)
+	for i, nc := range []net.Conn{c, s} {
+		// File gives a duplicate of the socket in blocking mode.
+		f, err := nc.(*net.TCPConn).File()
+		nc.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { f.Close() })
+		fd := int(f.Fd())
+		if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1); err != nil {
+			b.Fatal(err)
+		}
+		fds[i] = fd
+	}
+	return fds[0], fds[1]
+}
+
+// processTimes is the process's user and system time so far, in ns.
+func processTimes() (user, sys int64) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
+		return 0, 0
 	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	return ru.Utime.Nano(), ru.Stime.Nano()
 }

@@ -57,9 +57,7 @@ type loop struct {
 }
 
 func newLoop(srv *Server, cfg serve.Config, lfd int, exclusive bool) (*loop, error) {
-	// Holding the P while waiting is safe when each loop can have one.
-	hold := cfg.Loops <= runtime.GOMAXPROCS(0)
-	p, err := newPoller(cfg.Trigger == serve.TriggerEdge, hold)
+	p, err := newPoller(cfg.Trigger == serve.TriggerEdge)
 	if err != nil {
 		return nil, err
 	}
