@@ -2,8 +2,6 @@ package epoll
 
 import (
 	"os"
-	"runtime"
-	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -34,7 +32,6 @@ type poller struct {
 	fd     int  // the epoll instance
 	wakefd int  // an eventfd in the set: writing to it ends a wait
 	edge   bool // connections are registered with EPOLLET
-	hold   bool // wait may sleep holding the runtime's P (see wait); one of holders
 	n      int  // events held in events from the last wait
 	events [maxEvents]unix.EpollEvent
 }
@@ -50,7 +47,7 @@ func newPoller(edge bool) (*poller, error) {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("eventfd", err)
 	}
-	p := &poller{fd: fd, wakefd: wfd, edge: edge, hold: takeHold()}
+	p := &poller{fd: fd, wakefd: wfd, edge: edge}
 	// The eventfd is level-triggered: it reports until the loop reads it, so
 	// a wake that lands while the loop is busy is not lost.
 	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, unix.EPOLLIN); err != nil {
@@ -113,73 +110,31 @@ func (p *poller) remove(fd int) error {
 	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0)
 }
 
-// holdMsec is how long a wait may sleep without letting go of the runtime's
-// P, when the poller may hold it (see wait). Under load the next event is
-// rarely further away than this.
-const holdMsec = 1
-
-// holders counts the pollers of the process, over every Server, whose waits
-// may hold their P.
-var holders atomic.Int32
-
-// takeHold lets a new poller hold its P while it waits, if the process can
-// spare the P: at most GOMAXPROCS-1 pollers hold at once, so that the rest
-// of the process (another server's clients in a test, the signal handler,
-// the garbage collector's workers) always has a P that no sleeping loop
-// keeps. With a single P there is none to spare, and the one poller holds
-// it anyway: the others then wait at most holdMsec when the loop is idle,
-// and under load they wait for the scheduler's preemption of the busy loop
-// goroutine (about 10 ms), as they would without the hold.
-func takeHold() bool {
-	limit := int32(max(runtime.GOMAXPROCS(0)-1, 1))
-	for {
-		n := holders.Load()
-		if n >= limit {
-			return false
-		}
-		if holders.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
 // wait fills p.events and returns how many it holds; msec < 0 waits without
 // a deadline. It waits in two steps, and the split is the point:
 //
-//  1. a raw epoll_wait (RawSyscall6), with a timeout of at most holdMsec when
-//     p.hold allows it, or none. A raw call skips the runtime's
-//     entersyscall/exitsyscall, so the P stays with this thread: sysmon never
-//     finds a P stuck in a system call, never hands it to another thread (a
-//     futex wake-up, a spinning thread, then sysmon polling every 20 µs), and
-//     under load, where events are pending or due within microseconds, a
-//     batch costs exactly one epoll_wait. The price: goroutines waiting for
-//     this P wait up to holdMsec, which is why only a P the process can spare
-//     is held (takeHold).
-//  2. only if that found nothing, the ordinary Syscall6, which tells the
-//     runtime the thread may block for long, so the P can be handed off.
+//  1. a raw epoll_wait (RawSyscall6) with a timeout of 0, which only polls.
+//     Under load there is nearly always an event pending, and a raw call
+//     skips the runtime's entersyscall/exitsyscall: the P stays with this
+//     thread, as it may for a call that cannot block.
+//  2. only if that found nothing, the ordinary Syscall6 with the real
+//     timeout, which tells the runtime the thread may block for long: sysmon
+//     hands the P to other goroutines, and the garbage collector need not
+//     wait for the loop.
 //
-// Without hold the first step only polls, which costs one extra call each
-// time the loop catches up with its clients, and the blocking wait leaves
-// its P in a system call for sysmon to retake. Measured with one loop pinned
-// to one CPU and 100 clients (docs/performance.md), holding saves 3 to 9%
-// of the CPU time per request.
+// A raw wait that sleeps (up to a millisecond, holding the P) was measured
+// against this and dropped (docs/performance.md): with one loop pinned to
+// one CPU and 100 clients it saved nothing (per-run ratios 0.995 at pipeline
+// 1 and at 16, six interleaved runs), and at light load it cost three times
+// the CPU per request, because sysmon took a loop sleeping on its P for a
+// goroutine that never yields and kept signalling it to preempt it, about
+// ten signals per request at 200 requests per second.
 func (p *poller) wait(msec int) (int, error) {
 	ptr := uintptr(unsafe.Pointer(&p.events[0]))
-	first := 0
-	if p.hold {
-		first = holdMsec
-	}
-	if msec >= 0 && msec < first {
-		first = msec
-	}
-	rest := -1
-	if msec >= 0 {
-		rest = msec - first
-	}
 	for {
-		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(first), 0, 0)
-		if errno == 0 && r == 0 && rest != 0 {
-			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(rest), 0, 0)
+		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, 0, 0, 0)
+		if errno == 0 && r == 0 && msec != 0 {
+			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(msec), 0, 0)
 		}
 		switch errno {
 		case 0:
@@ -236,17 +191,12 @@ func (p *poller) woken() {
 	unix.Read(p.wakefd, b[:])
 }
 
-// closeEpoll closes the epoll instance and gives back its hold. The eventfd
-// stays open until close, because Shutdown may still write to it from
-// another goroutine.
+// closeEpoll closes the epoll instance. The eventfd stays open until close,
+// because Shutdown may still write to it from another goroutine.
 func (p *poller) closeEpoll() {
 	if p.fd >= 0 {
 		unix.Close(p.fd)
 		p.fd = -1
-	}
-	if p.hold {
-		p.hold = false
-		holders.Add(-1)
 	}
 }
 
