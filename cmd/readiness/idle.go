@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -102,9 +101,7 @@ func runIdle(args []string) int {
 			Command string               `json:"command"`
 			Rows    []experiment.IdleRow `json:"rows"`
 		}{experiment.ThisMachine(), command, rows}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(out)
+		return printJSON("idle", out)
 	case *markdown:
 		docHeader(os.Stdout, "What an idle connection costs", command)
 		fmt.Printf("%d idle keep-alive connections per server, after a warm-up of %d; RSS from /proc/PID/status.\n\n", *conns, *warmup)

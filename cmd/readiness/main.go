@@ -4,6 +4,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -55,4 +56,16 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
+}
+
+// printJSON writes v to stdout as indented JSON, the form of every
+// subcommand's -json output; it returns the exit code.
+func printJSON(name string, v any) int {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(os.Stderr, "readiness %s: %v\n", name, err)
+		return 1
+	}
+	return 0
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -105,9 +104,7 @@ func runSlow(args []string) int {
 			DelayS  float64              `json:"delay_s"`
 			Rows    []experiment.SlowRow `json:"rows"`
 		}{experiment.ThisMachine(), command, delay.Seconds(), rows}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(out)
+		return printJSON("slow", out)
 	case *markdown:
 		docHeader(os.Stdout, "A slow handler, two requests", command)
 		fmt.Printf("Two requests sent at the same moment on two connections; the handler takes %s.\n"+

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -132,11 +131,8 @@ func runSoak(args []string) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(os.Stderr, "readiness soak: %v\n", err)
-			return 1
+		if code := printJSON("soak", rep); code != 0 {
+			return code
 		}
 	} else {
 		rep.WriteText(os.Stdout)

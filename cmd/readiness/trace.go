@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -101,10 +100,8 @@ func runTrace(args []string) int {
 			Command string             `json:"command"`
 			Models  []*trace.Sequence  `json:"models"`
 		}{experiment.ThisMachine(), command, seqs}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return 1
+		if code := printJSON("trace", out); code != 0 {
+			return code
 		}
 	case *markdown:
 		writeTraceMarkdown(os.Stdout, command, *extra, seqs)
