@@ -1,6 +1,7 @@
 package epoll
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 // modes is every trigger and accept mode, with two loops so that accept
@@ -32,11 +34,11 @@ func TestRequest(t *testing.T) {
 		s := start(t, cfg)
 		for i := 0; i < 8; i++ { // several connections, so both loops get some
 			c := dial(t, s)
-			write(t, c, get)
-			expect(t, c, proto.OK)
-			write(t, c, "HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n")
-			expect(t, c, proto.OKClose[:len(proto.OKClose)-len(proto.Body)])
-			expectEOF(t, c)
+			testnet.Send(t, c, get)
+			testnet.Expect(t, c, proto.OK, wait)
+			testnet.Send(t, c, "HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n")
+			testnet.Expect(t, c, proto.OKClose[:len(proto.OKClose)-len(proto.Body)], wait)
+			testnet.ExpectClosed(t, c, wait)
 		}
 	})
 }
@@ -47,7 +49,7 @@ func TestPipeline(t *testing.T) {
 		c := dial(t, s)
 		for _, n := range []int{1, 16, 1000, 5000} {
 			go io.WriteString(c, strings.Repeat(get, n))
-			expect(t, c, repeat(proto.OK, n))
+			testnet.Expect(t, c, bytes.Repeat(proto.OK, n), wait)
 		}
 	})
 }
@@ -59,10 +61,10 @@ func TestSplitHead(t *testing.T) {
 		c.SetNoDelay(true)
 		req := get + "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello" + get
 		for i := 0; i < len(req); i++ {
-			write(t, c, req[i:i+1])
+			testnet.Send(t, c, req[i:i+1])
 			time.Sleep(time.Millisecond)
 		}
-		expect(t, c, repeat(proto.OK, 3))
+		testnet.Expect(t, c, bytes.Repeat(proto.OK, 3), wait)
 	})
 }
 
@@ -71,10 +73,10 @@ func TestHalfClose(t *testing.T) {
 	modes(t, func(t *testing.T, cfg serve.Config) {
 		s := start(t, cfg)
 		c := dial(t, s)
-		write(t, c, strings.Repeat(get, 3))
+		testnet.Send(t, c, strings.Repeat(get, 3))
 		c.CloseWrite()
-		expect(t, c, repeat(proto.OK, 3))
-		expectEOF(t, c)
+		testnet.Expect(t, c, bytes.Repeat(proto.OK, 3), wait)
+		testnet.ExpectClosed(t, c, wait)
 	})
 }
 
@@ -84,13 +86,13 @@ func TestErrorDrain(t *testing.T) {
 	modes(t, func(t *testing.T, cfg serve.Config) {
 		s := start(t, cfg)
 		c := dial(t, s)
-		write(t, c, get+get+"BROKEN\r\n\r\n"+get)
-		expect(t, c, append(repeat(proto.OK, 2), proto.BadRequest...))
-		expectEOF(t, c)
+		testnet.Send(t, c, get+get+"BROKEN\r\n\r\n"+get)
+		testnet.Expect(t, c, append(bytes.Repeat(proto.OK, 2), proto.BadRequest...), wait)
+		testnet.ExpectClosed(t, c, wait)
 		// The server discards, rather than answers, what comes after.
-		write(t, c, get)
+		testnet.Send(t, c, get)
 		c.CloseWrite()
-		expectEOF(t, c)
+		testnet.ExpectClosed(t, c, wait)
 	})
 }
 
@@ -141,11 +143,11 @@ func TestDelayOrder(t *testing.T) {
 	cfg.Delay, cfg.DelayMode = 100*time.Millisecond, serve.DelayTimer
 	s := start(t, cfg)
 	c := dial(t, s)
-	write(t, c, get)
+	testnet.Send(t, c, get)
 	time.Sleep(20 * time.Millisecond)
-	write(t, c, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
-	expect(t, c, append(append([]byte{}, proto.OK...), proto.OKClose...))
-	expectEOF(t, c)
+	testnet.Send(t, c, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+	testnet.Expect(t, c, append(append([]byte{}, proto.OK...), proto.OKClose...), wait)
+	testnet.ExpectClosed(t, c, wait)
 }
 
 func TestIdleTimeout(t *testing.T) {
@@ -153,10 +155,10 @@ func TestIdleTimeout(t *testing.T) {
 	cfg.IdleTimeout = 200 * time.Millisecond
 	s := start(t, cfg)
 	c := dial(t, s)
-	write(t, c, get)
-	expect(t, c, proto.OK)
+	testnet.Send(t, c, get)
+	testnet.Expect(t, c, proto.OK, wait)
 	began := time.Now()
-	expectEOF(t, c)
+	testnet.ExpectClosed(t, c, wait)
 	if d := time.Since(began); d < 150*time.Millisecond {
 		t.Errorf("closed after %v, before the idle timeout", d)
 	}
@@ -167,10 +169,10 @@ func TestHeaderTimeout(t *testing.T) {
 	cfg.HeaderTimeout = 200 * time.Millisecond
 	s := start(t, cfg)
 	c := dial(t, s)
-	write(t, c, get+"GET / HTTP/1.1\r\nHost:")
-	expect(t, c, proto.OK)
-	expect(t, c, proto.RequestTimeout)
-	expectEOF(t, c)
+	testnet.Send(t, c, get+"GET / HTTP/1.1\r\nHost:")
+	testnet.Expect(t, c, proto.OK, wait)
+	testnet.Expect(t, c, proto.RequestTimeout, wait)
+	testnet.ExpectClosed(t, c, wait)
 }
 
 func TestManyConnections(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 // Beyond MaxConns a connection gets 503 and is closed at once; when a
@@ -25,32 +26,15 @@ func TestMaxConns(t *testing.T) {
 	s := start(t, cfg)
 	a, b := dial(t, s), dial(t, s)
 	for _, c := range []net.Conn{a, b} {
-		write(t, c, get)
-		expect(t, c, proto.OK)
+		testnet.Send(t, c, get)
+		testnet.Expect(t, c, proto.OK, wait)
 	}
 	over := dial(t, s)
-	expect(t, over, proto.ServiceUnavailable)
-	expectEOF(t, over)
+	testnet.Expect(t, over, proto.ServiceUnavailable, wait)
+	testnet.ExpectClosed(t, over, wait)
 
 	a.Close()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		c := dial(t, s)
-		write(t, c, get)
-		got := make([]byte, len(proto.OK))
-		n, _ := io.ReadFull(c, got)
-		if string(got[:n]) == string(proto.OK) {
-			break
-		}
-		if string(got[:n]) != string(proto.ServiceUnavailable[:min(n, len(proto.ServiceUnavailable))]) {
-			t.Fatalf("got %q", got[:n])
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("still 503 after a connection left")
-		}
-		c.Close()
-		time.Sleep(20 * time.Millisecond)
-	}
+	testnet.AwaitServed(t, s.Addr(), 3*time.Second)
 }
 
 // Shutdown delivers a delayed response in flight, then closes everything.
@@ -61,23 +45,16 @@ func TestShutdownDeliversDelayed(t *testing.T) {
 			cfg.Delay, cfg.DelayMode = 300*time.Millisecond, mode
 			s := start(t, cfg)
 			idle, busy := dial(t, s), dial(t, s)
-			write(t, busy, get)
+			testnet.Send(t, busy, get)
 			time.Sleep(50 * time.Millisecond)
-			done := make(chan error, 1)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				done <- s.Shutdown(ctx)
-			}()
-			expect(t, busy, proto.OK)
-			expectEOF(t, busy)
-			expectEOF(t, idle)
+			done := testnet.ShutdownAsync(s)
+			testnet.Expect(t, busy, proto.OK, wait)
+			testnet.ExpectClosed(t, busy, wait)
+			testnet.ExpectClosed(t, idle, wait)
 			if err := <-done; err != nil {
 				t.Fatalf("Shutdown: %v", err)
 			}
-			if _, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
-				t.Error("a connection was accepted after Shutdown")
-			}
+			testnet.ExpectRefused(t, s.Addr())
 		})
 	}
 }
@@ -190,13 +167,13 @@ func TestAcceptEMFILE(t *testing.T) {
 	}
 	t.Cleanup(func() { waiting.Close() })
 	waiting.SetDeadline(time.Now().Add(10 * time.Second))
-	write(t, waiting, get)
+	testnet.Send(t, waiting, get)
 
 	var before, after unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &before)
 	for i := 0; i < 10; i++ {
-		write(t, served, get)
-		expect(t, served, proto.OK)
+		testnet.Send(t, served, get)
+		testnet.Expect(t, served, proto.OK, wait)
 		time.Sleep(50 * time.Millisecond)
 	}
 	unix.Getrusage(unix.RUSAGE_SELF, &after)
@@ -209,7 +186,7 @@ func TestAcceptEMFILE(t *testing.T) {
 		f.Close()
 	}
 	fillers = nil
-	expect(t, waiting, proto.OK)
+	testnet.Expect(t, waiting, proto.OK, wait)
 }
 
 func cpuTime(r unix.Rusage) time.Duration {

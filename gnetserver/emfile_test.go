@@ -19,6 +19,7 @@ import (
 
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 // These tests record how gnet v2.10.0 reacts when accept fails with EMFILE
@@ -47,7 +48,7 @@ func TestEngineStopsOnEMFILE(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			lowerNofile(t, countFDs(t)+30)
+			lowerNofile(t, testnet.CountFDs(t)+30)
 			fill := exhaustFDs(t)
 			fill.free(1) // room for the waiting client's socket
 			waiting, err := net.DialTimeout("tcp", e.addr, 5*time.Second)
@@ -107,7 +108,7 @@ func TestServerStopsUncapped(t *testing.T) {
 		_ = s.Shutdown(ctx) // the engine is down already when the test passes
 	})
 	clients := farClients(t, 100)
-	lowerNofile(t, countFDs(t)-len(clients)+40)
+	lowerNofile(t, testnet.CountFDs(t)-len(clients)+40)
 
 	served := 0
 	for _, c := range clients {
@@ -144,7 +145,7 @@ func TestServerStopsUncapped(t *testing.T) {
 func TestCapKeepsServing(t *testing.T) {
 	const offered, spare = 120, 20
 	clients := farClients(t, offered+spare)
-	limit := countFDs(t) - len(clients) + 100
+	limit := testnet.CountFDs(t) - len(clients) + 100
 	lowerNofile(t, limit)
 	s := start(t, serve.Config{Addr: "127.0.0.1:0", Loops: 1})
 	var kept []*farConn

@@ -15,51 +15,52 @@ import (
 
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 func TestRequests(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	s := start(t, config())
-	c := dial(t, s.Addr())
+	c := testnet.Dial(t, s.Addr())
 
-	send(t, c, get)
-	expect(t, c, proto.OK, 5*time.Second)
-	send(t, c, "HEAD / HTTP/1.1\r\n\r\n")
-	expect(t, c, proto.OK[:len(proto.OK)-len(proto.Body)], 5*time.Second)
+	testnet.Send(t, c, get)
+	testnet.Expect(t, c, proto.OK, 5*time.Second)
+	testnet.Send(t, c, "HEAD / HTTP/1.1\r\n\r\n")
+	testnet.Expect(t, c, proto.OK[:len(proto.OK)-len(proto.Body)], 5*time.Second)
 	// A body, split across writes, is skipped.
-	send(t, c, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234")
-	expectSilence(t, c, 100*time.Millisecond)
-	send(t, c, "56789"+get[:7])
-	expect(t, c, proto.OK, 5*time.Second)
-	send(t, c, get[7:])
-	expect(t, c, proto.OK, 5*time.Second)
-	send(t, c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-	expect(t, c, proto.OKKeepAlive, 5*time.Second)
-	send(t, c, "GET / HTTP/1.0\r\n\r\n")
-	expect(t, c, proto.OKClose, 5*time.Second)
-	expectEOF(t, c, 5*time.Second)
+	testnet.Send(t, c, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234")
+	testnet.ExpectSilence(t, c, 100*time.Millisecond)
+	testnet.Send(t, c, "56789"+get[:7])
+	testnet.Expect(t, c, proto.OK, 5*time.Second)
+	testnet.Send(t, c, get[7:])
+	testnet.Expect(t, c, proto.OK, 5*time.Second)
+	testnet.Send(t, c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+	testnet.Expect(t, c, proto.OKKeepAlive, 5*time.Second)
+	testnet.Send(t, c, "GET / HTTP/1.0\r\n\r\n")
+	testnet.Expect(t, c, proto.OKClose, 5*time.Second)
+	testnet.ExpectEOF(t, c, 5*time.Second)
 }
 
 func TestPipeline(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	s := start(t, config())
-	c := dial(t, s.Addr())
+	c := testnet.Dial(t, s.Addr())
 	for _, n := range []int{1, 16, 1000} {
-		send(t, c, strings.Repeat(get, n))
-		expect(t, c, bytes.Repeat(proto.OK, n), 5*time.Second)
+		testnet.Send(t, c, strings.Repeat(get, n))
+		testnet.Expect(t, c, bytes.Repeat(proto.OK, n), 5*time.Second)
 	}
 	// A long pipeline ending in Connection: close, read only after it is
 	// all sent: every response arrives before the close.
-	send(t, c, strings.Repeat(get, 5000)+"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"+get)
-	expect(t, c, append(bytes.Repeat(proto.OK, 5000), proto.OKClose...), 5*time.Second)
-	expectEOF(t, c, 5*time.Second)
+	testnet.Send(t, c, strings.Repeat(get, 5000)+"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"+get)
+	testnet.Expect(t, c, append(bytes.Repeat(proto.OK, 5000), proto.OKClose...), 5*time.Second)
+	testnet.ExpectEOF(t, c, 5*time.Second)
 }
 
 // TestErrors checks the error close: the responses before the bad request,
 // then the error, then the half-close (EOF) while the server still reads
 // and discards for about proto.DrainTimeout before it closes.
 func TestErrors(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	s := start(t, config())
 	cases := []struct {
 		req  string
@@ -72,18 +73,18 @@ func TestErrors(t *testing.T) {
 		{"GET / HTTP/1.1\r\nX: " + strings.Repeat("a", proto.MaxHead) + "\r\n\r\n", proto.HeaderTooLarge},
 	}
 	for _, tc := range cases {
-		c := dial(t, s.Addr())
-		send(t, c, get+get+tc.req+get)
-		expect(t, c, append(bytes.Repeat(proto.OK, 2), tc.resp...), 5*time.Second)
-		expectEOF(t, c, 5*time.Second)
+		c := testnet.Dial(t, s.Addr())
+		testnet.Send(t, c, get+get+tc.req+get)
+		testnet.Expect(t, c, append(bytes.Repeat(proto.OK, 2), tc.resp...), 5*time.Second)
+		testnet.ExpectEOF(t, c, 5*time.Second)
 	}
 
 	// The drain: writes keep succeeding for a while after the error, then
 	// the close turns them into a reset.
-	c := dial(t, s.Addr())
-	send(t, c, "BAD\r\n\r\n")
-	expect(t, c, proto.BadRequest, 5*time.Second)
-	expectEOF(t, c, 5*time.Second)
+	c := testnet.Dial(t, s.Addr())
+	testnet.Send(t, c, "BAD\r\n\r\n")
+	testnet.Expect(t, c, proto.BadRequest, 5*time.Second)
+	testnet.ExpectEOF(t, c, 5*time.Second)
 	began := time.Now()
 	for {
 		_, err := c.Write([]byte("more bytes the server discards\r\n"))
@@ -102,12 +103,12 @@ func TestErrors(t *testing.T) {
 
 // TestDrainEnds checks that a client closing during the drain ends it.
 func TestDrainEnds(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	s := start(t, config())
-	c := dial(t, s.Addr())
-	send(t, c, "BAD\r\n\r\n")
-	expect(t, c, proto.BadRequest, 5*time.Second)
-	expectEOF(t, c, 5*time.Second)
+	c := testnet.Dial(t, s.Addr())
+	testnet.Send(t, c, "BAD\r\n\r\n")
+	testnet.Expect(t, c, proto.BadRequest, 5*time.Second)
+	testnet.ExpectEOF(t, c, 5*time.Second)
 	c.Close()
 	deadline := time.Now().Add(proto.DrainTimeout / 2)
 	for s.h.open.Load() != 0 {
@@ -125,17 +126,17 @@ func TestDelay(t *testing.T) {
 	const delay = 400 * time.Millisecond
 	for _, mode := range []string{serve.DelayBlock, serve.DelayTimer} {
 		t.Run(mode, func(t *testing.T) {
-			noLeaks(t)
+			testnet.NoLeaks(t)
 			cfg := config()
 			cfg.Delay, cfg.DelayMode = delay, mode
 			s := start(t, cfg)
-			a, b := dial(t, s.Addr()), dial(t, s.Addr())
+			a, b := testnet.Dial(t, s.Addr()), testnet.Dial(t, s.Addr())
 			began := time.Now()
-			send(t, a, get)
-			send(t, b, get)
+			testnet.Send(t, a, get)
+			testnet.Send(t, b, get)
 			var done [2]time.Duration
 			for i, c := range []net.Conn{a, b} {
-				expect(t, c, proto.OK, 5*time.Second)
+				testnet.Expect(t, c, proto.OK, 5*time.Second)
 				done[i] = time.Since(began)
 			}
 			first, last := min(done[0], done[1]), max(done[0], done[1])
@@ -159,58 +160,58 @@ func TestDelay(t *testing.T) {
 // TestDelayOrder checks that input arriving while a batch is held waits
 // for it: responses keep their order, each batch its delay.
 func TestDelayOrder(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	const delay = 200 * time.Millisecond
 	cfg := config()
 	cfg.Delay, cfg.DelayMode = delay, serve.DelayTimer
 	s := start(t, cfg)
-	c := dial(t, s.Addr())
+	c := testnet.Dial(t, s.Addr())
 	began := time.Now()
-	send(t, c, get+"HEAD / HTTP/1.1\r\n\r\n")
+	testnet.Send(t, c, get+"HEAD / HTTP/1.1\r\n\r\n")
 	time.Sleep(delay / 4)
-	send(t, c, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+	testnet.Send(t, c, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
 	want := append(append([]byte{}, proto.OK...), proto.OK[:len(proto.OK)-len(proto.Body)]...)
-	expect(t, c, append(want, proto.OKClose...), 5*time.Second)
+	testnet.Expect(t, c, append(want, proto.OKClose...), 5*time.Second)
 	if d := time.Since(began); d < 2*delay*9/10 {
 		t.Fatalf("two batches answered after %v, under two delays", d)
 	}
-	expectEOF(t, c, 5*time.Second)
+	testnet.ExpectEOF(t, c, 5*time.Second)
 }
 
 func TestIdleTimeout(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	cfg := config()
 	cfg.IdleTimeout = 300 * time.Millisecond
 	s := start(t, cfg)
-	idle, busy := dial(t, s.Addr()), dial(t, s.Addr())
-	send(t, idle, get)
-	expect(t, idle, proto.OK, 5*time.Second)
+	idle, busy := testnet.Dial(t, s.Addr()), testnet.Dial(t, s.Addr())
+	testnet.Send(t, idle, get)
+	testnet.Expect(t, idle, proto.OK, 5*time.Second)
 	began := time.Now()
 	// The busy connection sends a request every 100 ms and stays open.
 	for time.Since(began) < 700*time.Millisecond {
-		send(t, busy, get)
-		expect(t, busy, proto.OK, 5*time.Second)
+		testnet.Send(t, busy, get)
+		testnet.Expect(t, busy, proto.OK, 5*time.Second)
 		time.Sleep(100 * time.Millisecond)
 	}
-	expectEOF(t, idle, 5*time.Second)
+	testnet.ExpectEOF(t, idle, 5*time.Second)
 	if d := time.Since(began); d < 200*time.Millisecond {
 		t.Fatalf("idle connection closed after %v", d)
 	}
-	send(t, busy, get)
-	expect(t, busy, proto.OK, 5*time.Second)
+	testnet.Send(t, busy, get)
+	testnet.Expect(t, busy, proto.OK, 5*time.Second)
 }
 
 // TestHeaderTimeout sends a head one byte every 100 ms: it gets 408 in the
 // error form once the head is older than the timeout, though bytes keep
 // coming.
 func TestHeaderTimeout(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	cfg := config()
 	cfg.HeaderTimeout = 400 * time.Millisecond
 	s := start(t, cfg)
-	c := dial(t, s.Addr())
-	send(t, c, get)
-	expect(t, c, proto.OK, 5*time.Second)
+	c := testnet.Dial(t, s.Addr())
+	testnet.Send(t, c, get)
+	testnet.Expect(t, c, proto.OK, 5*time.Second)
 	began := time.Now()
 	go func() {
 		for i := 0; i < 40; i++ {
@@ -220,36 +221,36 @@ func TestHeaderTimeout(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	expect(t, c, proto.RequestTimeout, 5*time.Second)
+	testnet.Expect(t, c, proto.RequestTimeout, 5*time.Second)
 	if d := time.Since(began); d < 300*time.Millisecond {
 		t.Fatalf("408 after %v", d)
 	}
-	expectEOF(t, c, 5*time.Second)
+	testnet.ExpectEOF(t, c, 5*time.Second)
 }
 
 func TestMaxConns(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	cfg := config()
 	cfg.MaxConns = 2
 	s := start(t, cfg)
-	a, b := dial(t, s.Addr()), dial(t, s.Addr())
+	a, b := testnet.Dial(t, s.Addr()), testnet.Dial(t, s.Addr())
 	for _, c := range []net.Conn{a, b} {
-		send(t, c, get)
-		expect(t, c, proto.OK, 5*time.Second)
+		testnet.Send(t, c, get)
+		testnet.Expect(t, c, proto.OK, 5*time.Second)
 	}
-	over := dial(t, s.Addr())
-	expect(t, over, proto.ServiceUnavailable, 5*time.Second)
-	expectEOF(t, over, 5*time.Second)
+	over := testnet.Dial(t, s.Addr())
+	testnet.Expect(t, over, proto.ServiceUnavailable, 5*time.Second)
+	testnet.ExpectEOF(t, over, 5*time.Second)
 	a.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for s.h.open.Load() != 1 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	c := dial(t, s.Addr())
-	send(t, c, get)
-	expect(t, c, proto.OK, 5*time.Second)
-	send(t, b, get)
-	expect(t, b, proto.OK, 5*time.Second)
+	c := testnet.Dial(t, s.Addr())
+	testnet.Send(t, c, get)
+	testnet.Expect(t, c, proto.OK, 5*time.Second)
+	testnet.Send(t, b, get)
+	testnet.Expect(t, b, proto.OK, 5*time.Second)
 }
 
 // TestShutdown shuts a server down with an idle connection, one in the
@@ -258,7 +259,7 @@ func TestMaxConns(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	for _, mode := range []string{serve.DelayBlock, serve.DelayTimer} {
 		t.Run(mode, func(t *testing.T) {
-			noLeaks(t)
+			testnet.NoLeaks(t)
 			cfg := config()
 			cfg.Loops = 2
 			cfg.Delay, cfg.DelayMode = 300*time.Millisecond, mode
@@ -266,25 +267,19 @@ func TestShutdown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			idle, partial, busy := dial(t, s.Addr()), dial(t, s.Addr()), dial(t, s.Addr())
-			send(t, partial, get[:5])
-			send(t, busy, strings.Repeat(get, 3))
+			idle, partial, busy := testnet.Dial(t, s.Addr()), testnet.Dial(t, s.Addr()), testnet.Dial(t, s.Addr())
+			testnet.Send(t, partial, get[:5])
+			testnet.Send(t, busy, strings.Repeat(get, 3))
 			time.Sleep(50 * time.Millisecond)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			errc := make(chan error, 1)
-			go func() { errc <- s.Shutdown(ctx) }()
-			expect(t, busy, bytes.Repeat(proto.OK, 3), 5*time.Second)
+			errc := testnet.ShutdownAsync(s)
+			testnet.Expect(t, busy, bytes.Repeat(proto.OK, 3), 5*time.Second)
 			for _, c := range []net.Conn{busy, idle, partial} {
-				expectEOF(t, c, 5*time.Second)
+				testnet.ExpectEOF(t, c, 5*time.Second)
 			}
 			if err := <-errc; err != nil {
 				t.Fatalf("Shutdown: %v", err)
 			}
-			if c, err := net.Dial("tcp", s.Addr()); err == nil {
-				c.Close()
-				t.Fatal("a connection was accepted after Shutdown")
-			}
+			testnet.ExpectRefused(t, s.Addr())
 		})
 	}
 }
@@ -292,7 +287,7 @@ func TestShutdown(t *testing.T) {
 // TestLoops starts several loops on port 0: each has its own listener, all
 // on the one port, and all serve.
 func TestLoops(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	cfg := config()
 	cfg.Loops = 4
 	s := start(t, cfg)
@@ -307,9 +302,9 @@ func TestLoops(t *testing.T) {
 		t.Fatalf("%d listeners on port %s, want %d", listeners, port, cfg.Loops)
 	}
 	for i := 0; i < 32; i++ {
-		c := dial(t, s.Addr())
-		send(t, c, get)
-		expect(t, c, proto.OK, 5*time.Second)
+		c := testnet.Dial(t, s.Addr())
+		testnet.Send(t, c, get)
+		testnet.Expect(t, c, proto.OK, 5*time.Second)
 	}
 }
 
@@ -317,9 +312,9 @@ func TestLoops(t *testing.T) {
 // among this process's fds.
 func TestNoDelay(t *testing.T) {
 	s := start(t, config())
-	c := dial(t, s.Addr())
-	send(t, c, get)
-	expect(t, c, proto.OK, 5*time.Second)
+	c := testnet.Dial(t, s.Addr())
+	testnet.Send(t, c, get)
+	testnet.Expect(t, c, proto.OK, 5*time.Second)
 	_, port, _ := net.SplitHostPort(s.Addr())
 	accepted := 0
 	for _, fd := range socketFDs(t, port) {
@@ -361,11 +356,11 @@ func socketFDs(t *testing.T, port string) []int {
 // serving the connection once its unsent responses pass the bound, drops it
 // once the unread requests pass theirs, and serves others all along.
 func TestNeverReads(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	s := start(t, config())
-	hog := dial(t, s.Addr())
+	hog := testnet.Dial(t, s.Addr())
 	hog.SetReadBuffer(4 << 10)
-	other := dial(t, s.Addr())
+	other := testnet.Dial(t, s.Addr())
 	chunk := []byte(strings.Repeat(get, 1000))
 	hog.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	var sent int
@@ -376,15 +371,15 @@ func TestNeverReads(t *testing.T) {
 			break
 		}
 		if sent%(4<<20) < len(chunk) {
-			send(t, other, get)
-			expect(t, other, proto.OK, 5*time.Second)
+			testnet.Send(t, other, get)
+			testnet.Expect(t, other, proto.OK, 5*time.Second)
 		}
 	}
 	if sent >= 200<<20 {
 		t.Fatalf("the server took %d MiB of requests without reading responses", sent>>20)
 	}
-	send(t, other, get)
-	expect(t, other, proto.OK, 5*time.Second)
+	testnet.Send(t, other, get)
+	testnet.Expect(t, other, proto.OK, 5*time.Second)
 	hog.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.Copy(io.Discard, hog); err != nil && !isReset(err) {
 		t.Fatalf("reading the dropped connection: %v", err)
@@ -397,7 +392,7 @@ func isReset(err error) bool {
 
 // TestStartError starts on a port held by a listener without SO_REUSEPORT.
 func TestStartError(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

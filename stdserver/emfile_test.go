@@ -9,17 +9,18 @@ import (
 	"time"
 
 	"github.com/readinesslab/readiness/internal/proto"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 // When accept fails with EMFILE (the fds are used up by something else), the
 // server keeps serving its open connections, does not spin, and accepts again
 // once fds are free.
 func TestAcceptEMFILE(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	s := start(t, config())
-	a := dial(t, s.Addr())
-	send(t, a, get)
-	expect(t, a, proto.OK, 5*time.Second)
+	a := testnet.Dial(t, s.Addr())
+	testnet.Send(t, a, get)
+	testnet.Expect(t, a, proto.OK, 5*time.Second)
 
 	// Lower the soft limit to just above the highest fd in use and fill the
 	// holes below it, keeping one free for the client about to connect:
@@ -57,13 +58,13 @@ func TestAcceptEMFILE(t *testing.T) {
 	}
 	fillers[len(fillers)-1].Close()
 	fillers = fillers[:len(fillers)-1]
-	b := dial(t, s.Addr()) // the kernel completes the handshake; accept fails
+	b := testnet.Dial(t, s.Addr()) // the kernel completes the handshake; accept fails
 
 	var before syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	for range 5 {
-		send(t, a, get)
-		expect(t, a, proto.OK, 5*time.Second)
+		testnet.Send(t, a, get)
+		testnet.Expect(t, a, proto.OK, 5*time.Second)
 		time.Sleep(200 * time.Millisecond)
 	}
 	var after syscall.Rusage
@@ -73,8 +74,8 @@ func TestAcceptEMFILE(t *testing.T) {
 	}
 
 	restore()
-	send(t, b, get)
-	expect(t, b, proto.OK, 5*time.Second)
+	testnet.Send(t, b, get)
+	testnet.Expect(t, b, proto.OK, 5*time.Second)
 }
 
 func highestFD(t *testing.T) int {

@@ -1,6 +1,7 @@
 package stdserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,73 +13,74 @@ import (
 	"time"
 
 	"github.com/readinesslab/readiness/internal/proto"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 func TestBasic(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	for _, serial := range []bool{false, true} {
 		cfg := config()
 		cfg.Serial = serial
 		s := start(t, cfg)
 
-		c := dial(t, s.Addr())
-		send(t, c, get)
-		expect(t, c, proto.OK, 5*time.Second)
-		send(t, c, "HEAD /x HTTP/1.1\r\n\r\n")
-		expect(t, c, proto.OK[:len(proto.OK)-len(proto.Body)], 5*time.Second)
-		send(t, c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-		expect(t, c, proto.OKKeepAlive, 5*time.Second)
-		send(t, c, "GET / HTTP/1.0\r\n\r\n")
-		expect(t, c, proto.OKClose, 5*time.Second)
-		expectEOF(t, c, 5*time.Second)
+		c := testnet.Dial(t, s.Addr())
+		testnet.Send(t, c, get)
+		testnet.Expect(t, c, proto.OK, 5*time.Second)
+		testnet.Send(t, c, "HEAD /x HTTP/1.1\r\n\r\n")
+		testnet.Expect(t, c, proto.OK[:len(proto.OK)-len(proto.Body)], 5*time.Second)
+		testnet.Send(t, c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		testnet.Expect(t, c, proto.OKKeepAlive, 5*time.Second)
+		testnet.Send(t, c, "GET / HTTP/1.0\r\n\r\n")
+		testnet.Expect(t, c, proto.OKClose, 5*time.Second)
+		testnet.ExpectEOF(t, c, 5*time.Second)
 	}
 }
 
 func TestPipelining(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	s := start(t, config())
 	for _, n := range []int{1, 16, 1000} {
-		c := dial(t, s.Addr())
-		send(t, c, strings.Repeat(get, n))
-		expect(t, c, repeat(proto.OK, n), 5*time.Second)
+		c := testnet.Dial(t, s.Addr())
+		testnet.Send(t, c, strings.Repeat(get, n))
+		testnet.Expect(t, c, bytes.Repeat(proto.OK, n), 5*time.Second)
 		// A body split from its head, and a request split inside its head.
-		send(t, c, "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab")
-		send(t, c, "cdeGET / HT")
-		expect(t, c, proto.OK, 5*time.Second)
-		send(t, c, "TP/1.1\r\nConnection: close\r\n\r\n")
-		expect(t, c, proto.OKClose, 5*time.Second)
-		expectEOF(t, c, 5*time.Second)
+		testnet.Send(t, c, "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab")
+		testnet.Send(t, c, "cdeGET / HT")
+		testnet.Expect(t, c, proto.OK, 5*time.Second)
+		testnet.Send(t, c, "TP/1.1\r\nConnection: close\r\n\r\n")
+		testnet.Expect(t, c, proto.OKClose, 5*time.Second)
+		testnet.ExpectEOF(t, c, 5*time.Second)
 	}
 }
 
 // A head that outgrows the small read buffer is still read whole.
 func TestLargeHead(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	s := start(t, config())
-	c := dial(t, s.Addr())
+	c := testnet.Dial(t, s.Addr())
 	head := "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", proto.MaxHead-40) + "\r\n\r\n"
 	for i := 0; i < len(head); i += 1000 {
-		send(t, c, head[i:min(i+1000, len(head))])
+		testnet.Send(t, c, head[i:min(i+1000, len(head))])
 	}
-	expect(t, c, proto.OK, 5*time.Second)
-	send(t, c, "GET / HTTP/1.1\r\nX: "+strings.Repeat("a", proto.MaxHead))
-	expect(t, c, proto.HeaderTooLarge, 5*time.Second)
-	expectEOF(t, c, 5*time.Second)
+	testnet.Expect(t, c, proto.OK, 5*time.Second)
+	testnet.Send(t, c, "GET / HTTP/1.1\r\nX: "+strings.Repeat("a", proto.MaxHead))
+	testnet.Expect(t, c, proto.HeaderTooLarge, 5*time.Second)
+	testnet.ExpectEOF(t, c, 5*time.Second)
 }
 
 // After an error the server half-closes and drains: the client reads the
 // responses, then a clean end of stream, even while it keeps sending.
 func TestErrorDrain(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	s := start(t, config())
-	c := dial(t, s.Addr())
-	send(t, c, get+"BAD\r\n\r\n")
+	c := testnet.Dial(t, s.Addr())
+	testnet.Send(t, c, get+"BAD\r\n\r\n")
 	junk := strings.Repeat("x", 64<<10)
 	for range 4 {
-		send(t, c, junk) // drained by the server, not answered
+		testnet.Send(t, c, junk) // drained by the server, not answered
 	}
-	expect(t, c, append(append([]byte{}, proto.OK...), proto.BadRequest...), 5*time.Second)
-	expectEOF(t, c, 5*time.Second)
+	testnet.Expect(t, c, append(append([]byte{}, proto.OK...), proto.BadRequest...), 5*time.Second)
+	testnet.ExpectEOF(t, c, 5*time.Second)
 
 	// The server closes after the drain even if the client never stops.
 	start := time.Now()
@@ -97,119 +99,102 @@ func TestErrorDrain(t *testing.T) {
 // Two clients of a slow serial server are answered one after the other: the
 // second is not even read while the first stays connected.
 func TestSerial(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	cfg := config()
 	cfg.Serial = true
 	cfg.Delay = 100 * time.Millisecond
 	s := start(t, cfg)
 
-	a := dial(t, s.Addr())
-	send(t, a, get)
-	expect(t, a, proto.OK, 5*time.Second)
-	b := dial(t, s.Addr())
-	send(t, b, get)
-	expectSilence(t, b, 500*time.Millisecond)
-	send(t, a, get)
-	expect(t, a, proto.OK, 5*time.Second)
+	a := testnet.Dial(t, s.Addr())
+	testnet.Send(t, a, get)
+	testnet.Expect(t, a, proto.OK, 5*time.Second)
+	b := testnet.Dial(t, s.Addr())
+	testnet.Send(t, b, get)
+	testnet.ExpectSilence(t, b, 500*time.Millisecond)
+	testnet.Send(t, a, get)
+	testnet.Expect(t, a, proto.OK, 5*time.Second)
 	a.Close()
-	expect(t, b, proto.OK, 5*time.Second)
+	testnet.Expect(t, b, proto.OK, 5*time.Second)
 }
 
 // The same clients of the goroutine-per-connection server are served
 // side by side.
 func TestConcurrent(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	cfg := config()
 	cfg.Delay = 100 * time.Millisecond
 	s := start(t, cfg)
 
-	a := dial(t, s.Addr())
-	send(t, a, get)
-	expect(t, a, proto.OK, 5*time.Second)
-	b := dial(t, s.Addr())
-	send(t, b, get)
-	expect(t, b, proto.OK, 5*time.Second)
-	send(t, a, get)
-	expect(t, a, proto.OK, 5*time.Second)
+	a := testnet.Dial(t, s.Addr())
+	testnet.Send(t, a, get)
+	testnet.Expect(t, a, proto.OK, 5*time.Second)
+	b := testnet.Dial(t, s.Addr())
+	testnet.Send(t, b, get)
+	testnet.Expect(t, b, proto.OK, 5*time.Second)
+	testnet.Send(t, a, get)
+	testnet.Expect(t, a, proto.OK, 5*time.Second)
 }
 
 func TestMaxConns(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	cfg := config()
 	cfg.MaxConns = 2
 	s := start(t, cfg)
 
 	var held []*net.TCPConn
 	for range 2 {
-		c := dial(t, s.Addr())
-		send(t, c, get)
-		expect(t, c, proto.OK, 5*time.Second)
+		c := testnet.Dial(t, s.Addr())
+		testnet.Send(t, c, get)
+		testnet.Expect(t, c, proto.OK, 5*time.Second)
 		held = append(held, c)
 	}
-	extra := dial(t, s.Addr())
-	expect(t, extra, proto.ServiceUnavailable, 5*time.Second)
-	expectEOF(t, extra, 5*time.Second)
+	extra := testnet.Dial(t, s.Addr())
+	testnet.Expect(t, extra, proto.ServiceUnavailable, 5*time.Second)
+	testnet.ExpectEOF(t, extra, 5*time.Second)
 
 	// Once a client leaves, a new one is served (the server notices the
 	// close a moment later).
 	held[0].Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c := dial(t, s.Addr())
-		send(t, c, get)
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		got := make([]byte, len(proto.OK))
-		n, _ := io.ReadFull(c, got)
-		if string(got[:n]) == string(proto.OK) {
-			break
-		}
-		if string(got[:n]) != string(proto.ServiceUnavailable[:min(n, len(proto.ServiceUnavailable))]) {
-			t.Fatalf("got %q", got[:n])
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("still refused after a client left")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testnet.AwaitServed(t, s.Addr(), 5*time.Second)
 }
 
 func TestIdleTimeout(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	cfg := config()
 	cfg.IdleTimeout = 300 * time.Millisecond
 	s := start(t, cfg)
 
 	// A connection with traffic more often than the timeout stays open.
-	c := dial(t, s.Addr())
+	c := testnet.Dial(t, s.Addr())
 	for range 8 {
-		send(t, c, get)
-		expect(t, c, proto.OK, 5*time.Second)
+		testnet.Send(t, c, get)
+		testnet.Expect(t, c, proto.OK, 5*time.Second)
 		time.Sleep(100 * time.Millisecond)
 	}
 	// An idle one is closed, not before the timeout.
 	idle := time.Now()
-	expectEOF(t, c, 5*time.Second)
+	testnet.ExpectEOF(t, c, 5*time.Second)
 	if d := time.Since(idle); d < cfg.IdleTimeout/2 {
 		t.Fatalf("closed after %v idle, want about %v", d, cfg.IdleTimeout)
 	}
 	// A body that stops arriving counts as idle too.
-	c = dial(t, s.Addr())
-	send(t, c, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
-	expectEOF(t, c, 5*time.Second)
+	c = testnet.Dial(t, s.Addr())
+	testnet.Send(t, c, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+	testnet.ExpectEOF(t, c, 5*time.Second)
 }
 
 func TestHeaderTimeout(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	cfg := config()
 	cfg.HeaderTimeout = 400 * time.Millisecond
 	cfg.IdleTimeout = 200 * time.Millisecond // shorter: must not close a slow head
 	s := start(t, cfg)
 
-	c := dial(t, s.Addr())
-	send(t, c, get)
-	expect(t, c, proto.OK, 5*time.Second)
+	c := testnet.Dial(t, s.Addr())
+	testnet.Send(t, c, get)
+	testnet.Expect(t, c, proto.OK, 5*time.Second)
 	began := time.Now()
-	send(t, c, "GET / HTTP/1.1\r\n")
+	testnet.Send(t, c, "GET / HTTP/1.1\r\n")
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -228,17 +213,17 @@ func TestHeaderTimeout(t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() { close(done); wg.Wait() })
-	expect(t, c, proto.RequestTimeout, 5*time.Second)
+	testnet.Expect(t, c, proto.RequestTimeout, 5*time.Second)
 	if d := time.Since(began); d < cfg.HeaderTimeout/2 {
 		t.Fatalf("408 after %v, want about %v", d, cfg.HeaderTimeout)
 	}
-	expectEOF(t, c, 5*time.Second)
+	testnet.ExpectEOF(t, c, 5*time.Second)
 }
 
 // Shutdown delivers the delayed responses in flight whole, closes idle
 // connections, and returns once everything is closed.
 func TestShutdown(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	for _, serial := range []bool{false, true} {
 		cfg := config()
 		cfg.Serial = serial
@@ -247,48 +232,40 @@ func TestShutdown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		busy := dial(t, s.Addr())
+		busy := testnet.Dial(t, s.Addr())
 		var idle *net.TCPConn
 		if !serial {
-			idle = dial(t, s.Addr())
-			send(t, idle, get)
-			expect(t, idle, proto.OK, 5*time.Second)
+			idle = testnet.Dial(t, s.Addr())
+			testnet.Send(t, idle, get)
+			testnet.Expect(t, idle, proto.OK, 5*time.Second)
 		}
-		send(t, busy, strings.Repeat(get, 3))
+		testnet.Send(t, busy, strings.Repeat(get, 3))
 		time.Sleep(100 * time.Millisecond) // let the server read the requests
 
-		errc := make(chan error, 1)
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			errc <- s.Shutdown(ctx)
-		}()
+		errc := testnet.ShutdownAsync(s)
 		if idle != nil {
-			expectEOF(t, idle, 5*time.Second)
+			testnet.ExpectEOF(t, idle, 5*time.Second)
 		}
-		expect(t, busy, repeat(proto.OK, 3), 5*time.Second)
-		expectEOF(t, busy, 5*time.Second)
+		testnet.Expect(t, busy, bytes.Repeat(proto.OK, 3), 5*time.Second)
+		testnet.ExpectEOF(t, busy, 5*time.Second)
 		if err := <-errc; err != nil {
 			t.Fatalf("Shutdown: %v", err)
 		}
-		if c, err := net.Dial("tcp", s.Addr()); err == nil {
-			c.Close()
-			t.Fatal("still accepting after Shutdown")
-		}
+		testnet.ExpectRefused(t, s.Addr())
 	}
 }
 
 // When Shutdown's context ends first, every connection closes at once.
 func TestShutdownForced(t *testing.T) {
-	noLeaks(t)
+	testnet.NoLeaks(t)
 	cfg := config()
 	cfg.Delay = time.Minute
 	s, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := dial(t, s.Addr())
-	send(t, c, get)
+	c := testnet.Dial(t, s.Addr())
+	testnet.Send(t, c, get)
 	time.Sleep(100 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
