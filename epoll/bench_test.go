@@ -1,14 +1,9 @@
 package epoll
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net"
 	"runtime"
-	"strconv"
-	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -16,19 +11,12 @@ import (
 
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
-// BenchmarkServe measures a one-loop server over loopback. One op is one
-// request. conns connections each keep pipeline requests in flight, written
-// in one batch and answered by one read of the responses, which are checked
-// byte for byte. The sub-benchmark names are the same in gnetserver and
-// stdserver, so benchstat can set the three side by side (see
-// docs/performance.md).
-//
-// The clients run in the benchmark's process, so ns/op is the round trip of
-// a loopback client and server sharing the machine, and proc-cpu-ns/op is
-// the CPU time of the whole process (clients included) per request. The
-// clients allocate nothing per request, so allocs/op is the server's.
+// BenchmarkServe measures a one-loop server over loopback, one op per
+// request, in the matrix every server package shares (testnet.BenchServe),
+// so benchstat can set the three side by side (see docs/performance.md).
 func BenchmarkServe(b *testing.B) {
 	benchMatrix(b, serve.TriggerLevel)
 }
@@ -40,86 +28,20 @@ func BenchmarkServeEdge(b *testing.B) {
 }
 
 func benchMatrix(b *testing.B, trigger string) {
-	for _, conns := range []int{1, 16} {
-		for _, pipeline := range []int{1, 16} {
-			name := "conns=" + strconv.Itoa(conns) + "/pipeline=" + strconv.Itoa(pipeline)
-			b.Run(name, func(b *testing.B) {
-				cfg := testConfig()
-				cfg.Trigger = trigger
-				s, err := Start(cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() {
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					defer cancel()
-					s.Shutdown(ctx)
-				})
-				benchLoad(b, s.Addr(), conns, pipeline)
-			})
-		}
-	}
-}
-
-// benchLoad drives b.N requests (rounded up to whole batches) through conns
-// connections to addr.
-func benchLoad(b *testing.B, addr string, conns, pipeline int) {
-	clients := make([]net.Conn, conns)
-	for i := range clients {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	testnet.BenchServe(b, func(b *testing.B) string {
+		cfg := testConfig()
+		cfg.Trigger = trigger
+		s, err := Start(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { c.Close() })
-		clients[i] = c
-	}
-	batch := []byte(strings.Repeat(benchGet, pipeline))
-	want := bytes.Repeat(proto.OK, pipeline)
-	var left atomic.Int64 // batches still to send, over all connections
-	left.Store(int64((b.N + pipeline - 1) / pipeline))
-	errs := make(chan error, conns)
-
-	b.ReportAllocs()
-	cpu0 := processCPU()
-	b.ResetTimer()
-	for _, c := range clients {
-		go func() {
-			got := make([]byte, len(want))
-			c.SetDeadline(time.Now().Add(time.Minute))
-			for left.Add(-1) >= 0 {
-				if _, err := c.Write(batch); err != nil {
-					errs <- err
-					return
-				}
-				if _, err := io.ReadFull(c, got); err != nil {
-					errs <- err
-					return
-				}
-				if !bytes.Equal(got, want) {
-					errs <- io.ErrUnexpectedEOF
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	for range clients {
-		if err := <-errs; err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "proc-cpu-ns/op")
-}
-
-// benchGet is the request the benchmarks send.
-const benchGet = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-
-// processCPU is the user and system time of the process so far, in ns.
-func processCPU() int64 {
-	u, s := processTimes()
-	return u + s
+		b.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s.Shutdown(ctx)
+		})
+		return s.Addr()
+	})
 }
 
 // BenchmarkKernelFloor measures what the kernel charges for the system calls
@@ -142,7 +64,7 @@ func BenchmarkKernelFloor(b *testing.B) {
 	})
 	b.Run("request", func(b *testing.B) {
 		client, server := tcpPair(b)
-		req, resp := []byte(benchGet), proto.OK
+		req, resp := []byte(testnet.BenchGet), proto.OK
 		buf := make([]byte, 4096)
 		floorRun(b, func() {
 			rawIO(b, syscall.SYS_WRITE, client, req)
@@ -158,11 +80,11 @@ func BenchmarkKernelFloor(b *testing.B) {
 func floorRun(b *testing.B, op func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	u0, s0 := processTimes()
+	u0, s0 := testnet.ProcessTimes()
 	for b.Loop() {
 		op()
 	}
-	u1, s1 := processTimes()
+	u1, s1 := testnet.ProcessTimes()
 	if total := (u1 - u0) + (s1 - s0); total > 0 {
 		b.ReportMetric(float64(u1-u0)/float64(total), "user-share")
 	}
@@ -208,13 +130,4 @@ func tcpPair(b *testing.B) (client, server int) {
 		fds[i] = fd
 	}
 	return fds[0], fds[1]
-}
-
-// processTimes is the process's user and system time so far, in ns.
-func processTimes() (user, sys int64) {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0, 0
-	}
-	return ru.Utime.Nano(), ru.Stime.Nano()
 }
