@@ -49,8 +49,8 @@ func TestEngineStopsOnEMFILE(t *testing.T) {
 			}
 
 			lowerNofile(t, testnet.CountFDs(t)+30)
-			fill := exhaustFDs(t)
-			fill.free(1) // room for the waiting client's socket
+			fill := testnet.FillFDs(t)
+			fill.Release(1) // room for the waiting client's socket
 			waiting, err := net.DialTimeout("tcp", e.addr, 5*time.Second)
 			switch {
 			case errors.Is(err, syscall.ECONNRESET):
@@ -58,7 +58,7 @@ func TestEngineStopsOnEMFILE(t *testing.T) {
 				// the connection in its backlog, before the dial returned.
 				t.Logf("the waiting client's dial: %v", err)
 			case err != nil:
-				fill.free(-1)
+				fill.Release(-1)
 				t.Fatalf("dial with one descriptor free: %v", err)
 			default:
 				defer waiting.Close()
@@ -68,10 +68,10 @@ func TestEngineStopsOnEMFILE(t *testing.T) {
 			case err = <-e.ran:
 				t.Logf("gnet.Run returned %v after accept failed", err)
 			case <-time.After(5 * time.Second):
-				fill.free(-1)
+				fill.Release(-1)
 				t.Fatalf("the engine still runs 5s after accept failed with EMFILE")
 			}
-			fill.free(-1)
+			fill.Release(-1)
 			select {
 			case <-e.down:
 			default:
@@ -309,40 +309,6 @@ func lowerNofile(t *testing.T, soft int) {
 			t.Errorf("restore RLIMIT_NOFILE: %v", err)
 		}
 	})
-}
-
-// fdFiller holds /dev/null descriptors that use up the open-file limit.
-type fdFiller struct{ fds []int }
-
-// exhaustFDs opens /dev/null until open fails with EMFILE; the files are
-// closed when the test ends at the latest.
-func exhaustFDs(t *testing.T) *fdFiller {
-	t.Helper()
-	f := &fdFiller{}
-	t.Cleanup(func() { f.free(-1) })
-	for len(f.fds) < 1<<20 {
-		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if errors.Is(err, unix.EMFILE) {
-			return f
-		}
-		if err != nil {
-			t.Fatalf("open /dev/null: %v", err)
-		}
-		f.fds = append(f.fds, fd)
-	}
-	t.Fatal("open never failed with EMFILE")
-	return nil
-}
-
-// free closes n of the files, or all of them when n is negative.
-func (f *fdFiller) free(n int) {
-	if n < 0 || n > len(f.fds) {
-		n = len(f.fds)
-	}
-	for _, fd := range f.fds[len(f.fds)-n:] {
-		unix.Close(fd)
-	}
-	f.fds = f.fds[:len(f.fds)-n]
 }
 
 // neverAccepts dials addr for d and requires every attempt to be refused.

@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/readinesslab/readiness/internal/conformance"
 	"github.com/readinesslab/readiness/internal/proto"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 // Sizes of the fd-limit cases.
@@ -134,18 +133,18 @@ func testAcceptEMFILE(t *testing.T, m conformance.Model) {
 	base := baseline(t)
 	setNofile(t, uint64(base.fds+emfileSpare), nofile(t).Max)
 
-	fill := fillFDs(t)
-	fill.release(1) // room for exactly the waiting client's socket
+	fill := testnet.FillFDs(t)
+	fill.Release(1) // room for exactly the waiting client's socket
 	waiting, err := dial(addr, nil)
 	if err != nil {
-		fill.release(-1)
+		fill.Release(-1)
 		t.Fatalf("dial with one descriptor free: %v", err)
 	}
 	defer waiting.Close()
 	// The kernel completed the handshake; the request waits with the
 	// connection in the backlog (or is read by a server that sheds it).
 	_, _ = waiting.Write([]byte(request))
-	t.Logf("%d descriptors filled; the server's accept now fails with EMFILE", fill.count())
+	t.Logf("%d descriptors filled; the server's accept now fails with EMFILE", fill.Count())
 
 	assertIdle(t, "accept failing with EMFILE")
 	for i, c := range held {
@@ -154,7 +153,7 @@ func testAcceptEMFILE(t *testing.T, m conformance.Model) {
 		}
 	}
 
-	fill.release(-1)
+	fill.Release(-1)
 	if err := answeredOrShed(waiting); err != nil {
 		t.Errorf("the client that waited through EMFILE: %v", err)
 	}
@@ -193,41 +192,3 @@ func answeredOrShed(c *net.TCPConn) error {
 	}
 	return errors.New("unexpected answer: " + string(got))
 }
-
-// filler holds /dev/null descriptors that use up the open-file limit.
-type filler struct {
-	fds []int
-}
-
-// fillFDs opens /dev/null until open fails with EMFILE; the files are closed
-// when the test ends at the latest.
-func fillFDs(t *testing.T) *filler {
-	t.Helper()
-	f := &filler{}
-	t.Cleanup(func() { f.release(-1) })
-	for len(f.fds) < 1<<20 {
-		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if errors.Is(err, unix.EMFILE) {
-			return f
-		}
-		if err != nil {
-			t.Fatalf("open /dev/null: %v", err)
-		}
-		f.fds = append(f.fds, fd)
-	}
-	t.Fatal("open never failed with EMFILE")
-	return nil
-}
-
-// release closes n of the files, or all of them when n is negative.
-func (f *filler) release(n int) {
-	if n < 0 || n > len(f.fds) {
-		n = len(f.fds)
-	}
-	for _, fd := range f.fds[len(f.fds)-n:] {
-		unix.Close(fd)
-	}
-	f.fds = f.fds[:len(f.fds)-n]
-}
-
-func (f *filler) count() int { return len(f.fds) }

@@ -1,8 +1,9 @@
 // Package testnet holds the socket helpers the servers' tests share: dial a
 // loopback server, send to it, check what comes back (bytes, a close, or
 // nothing), and count this process's fds; and (server.go) start a server
-// for a test and watch it come and go. It is imported only by _test.go
-// files; every helper fails the test through t on the first surprise.
+// for a test and watch it come and go. It is imported only by tests and by
+// the test suites under internal/; every helper fails the test through t on
+// the first surprise.
 package testnet
 
 import (
