@@ -162,7 +162,16 @@ func (p *process) wait(t *testing.T, d time.Duration) int {
 // run runs `readiness serve args...` to completion.
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(readinessBinary(t), append([]string{"serve"}, args...)...)
+	return runReadiness(t, nil, append([]string{"serve"}, args...)...)
+}
+
+// runReadiness runs the readiness binary with args, env added to this
+// process's environment, to completion; it returns its output and exit
+// status.
+func runReadiness(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(readinessBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
