@@ -317,55 +317,6 @@ func TestServeHelp(t *testing.T) {
 	}
 }
 
-// A delayed response in flight when SIGTERM arrives goes out whole.
-func TestServeShutdownDeliversInFlight(t *testing.T) {
-	eachModel(t, func(t *testing.T, m model) {
-		p := startServe(t, m.name, "-addr", "127.0.0.1:0", "-delay", "1s", "-loops", "1")
-		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(300 * time.Millisecond) // the server has read both requests
-		p.signal(t, syscall.SIGTERM)
-		readExactly(t, c, append(append([]byte{}, proto.OK...), proto.OK...))
-		readEOF(t, c)
-		if code := p.wait(t, 5*time.Second); code != 0 {
-			t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr)
-		}
-	})
-}
-
-// A second signal during the graceful shutdown exits at once.
-func TestServeSecondSignal(t *testing.T) {
-	eachModel(t, func(t *testing.T, m model) {
-		p := startServe(t, m.name, "-addr", "127.0.0.1:0", "-delay", "1m", "-delay-mode", "timer")
-		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(300 * time.Millisecond)
-		p.signal(t, syscall.SIGTERM)
-		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.stderr.String(), "second signal exits at once"); {
-			if time.Now().After(deadline) {
-				t.Fatalf("no shutdown message after SIGTERM; stderr:\n%s", p.stderr)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		p.signal(t, syscall.SIGTERM)
-		if code := p.wait(t, 3*time.Second); code != 128+int(syscall.SIGTERM) {
-			t.Fatalf("exit status %d after a second SIGTERM, want %d; stderr:\n%s", code, 128+int(syscall.SIGTERM), p.stderr)
-		}
-	})
-}
-
 // -cpuprofile writes a profile of the serving period, closed at shutdown.
 func TestServeCPUProfile(t *testing.T) {
 	eachModel(t, func(t *testing.T, m model) {
