@@ -22,7 +22,7 @@ type Server struct {
 
 	cmd    *exec.Cmd
 	done   chan error
-	stderr syncBuffer
+	stderr SyncBuffer
 }
 
 var listeningRE = regexp.MustCompile(`listening on ([^\s,;()]+)`)
@@ -86,20 +86,20 @@ func (s *Server) kill() {
 	<-s.done
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writer goroutine and
-// a reader.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a child process's writer goroutine
+// and a reader: it collects a server's stderr while it runs.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/readinesslab/readiness/experiment"
 	"github.com/readinesslab/readiness/internal/proto"
 )
 
@@ -59,30 +60,12 @@ func readinessBinary(t *testing.T) string {
 	return binPath
 }
 
-// syncBuffer collects a child's stderr while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // process is a running `readiness serve`.
 type process struct {
 	cmd    *exec.Cmd
 	line   string // the first line on stdout
 	addr   string // the address that line names
-	stderr *syncBuffer
+	stderr *experiment.SyncBuffer
 	exited chan struct{}
 	err    error // cmd.Wait's result, once exited is closed
 }
@@ -93,7 +76,7 @@ var listening = regexp.MustCompile(`^(\w+) listening on (\S+) \(loops=\d+ [^)]*\
 func startServe(t *testing.T, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(readinessBinary(t), append([]string{"serve"}, args...)...)
-	p := &process{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: cmd, stderr: &experiment.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
