@@ -87,29 +87,10 @@ func (g *grid) throughput(m Machine) *figure {
 	for i, model := range g.models {
 		f.legend.Add(model, swatch{modelColor(i)})
 	}
-	for _, p := range g.pipe {
-		pl := newPanel(pipelineTitle(p), "concurrent connections", "requests per second")
-		b := &bars{categories: len(g.conns)}
-		for i, model := range g.models {
-			ser := barSeries{colors: []color.Color{modelColor(i)}, lo: make([]float64, len(g.conns)), hi: make([]float64, len(g.conns))}
-			for j, c := range g.conns {
-				s, ok := g.get(model, c, p)
-				var seg []float64
-				if ok && s.RPS.N > 0 {
-					seg = []float64{s.RPS.Median}
-					ser.lo[j], ser.hi[j] = s.RPS.Min, s.RPS.Max
-				}
-				ser.segments = append(ser.segments, seg)
-			}
-			b.series = append(b.series, ser)
-		}
-		b.clipOutlier()
-		pl.Add(plotter.NewGrid(), b)
-		pl.NominalX(g.connLabels()...)
-		pl.Y.Tick.Marker = siTicks{}
-		pl.Y.Min = 0
-		f.panels = append(f.panels, pl)
-	}
+	g.barPanels(f, "requests per second", func(i int) []color.Color { return []color.Color{modelColor(i)} },
+		func(s Summary) ([]float64, Stat, bool) {
+			return []float64{s.RPS.Median}, s.RPS, s.RPS.N > 0
+		})
 	return f
 }
 
@@ -119,24 +100,38 @@ func (g *grid) cpu(m Machine) *figure {
 		f.legend.Add(model+": system", swatch{modelColor(i)})
 		f.legend.Add(model+": user", swatch{tint(modelColor(i), 0.55)})
 	}
+	g.barPanels(f, "CPU µs per request (user + system)",
+		func(i int) []color.Color { return []color.Color{modelColor(i), tint(modelColor(i), 0.55)} },
+		func(s Summary) ([]float64, Stat, bool) {
+			// The medians of user and system need not add up to the
+			// median total; the bar is scaled to that total and split in
+			// the medians' proportion.
+			sys, user := s.SysUs.Median, s.UserUs.Median
+			if tot := sys + user; tot > 0 {
+				sys, user = s.CPUus.Median*sys/tot, s.CPUus.Median*user/tot
+			}
+			return []float64{sys, user}, s.CPUus, s.SysUs.N > 0 && s.UserUs.N > 0
+		})
+	return f
+}
+
+// barPanels adds to f one bar panel per pipeline depth: a group of bars per
+// connection count, a bar per model, coloured by colors(model index). cell
+// gives a bar's stacked segments, the figure whose runs' range the whisker
+// spans, and whether the cell has a figure at all.
+func (g *grid) barPanels(f *figure, yLabel string, colors func(int) []color.Color, cell func(Summary) ([]float64, Stat, bool)) {
 	for _, p := range g.pipe {
-		pl := newPanel(pipelineTitle(p), "concurrent connections", "CPU µs per request (user + system)")
+		pl := newPanel(pipelineTitle(p), "concurrent connections", yLabel)
 		b := &bars{categories: len(g.conns)}
 		for i, model := range g.models {
-			ser := barSeries{colors: []color.Color{modelColor(i), tint(modelColor(i), 0.55)}, lo: make([]float64, len(g.conns)), hi: make([]float64, len(g.conns))}
+			ser := barSeries{colors: colors(i), lo: make([]float64, len(g.conns)), hi: make([]float64, len(g.conns))}
 			for j, c := range g.conns {
-				s, ok := g.get(model, c, p)
 				var seg []float64
-				if ok && s.SysUs.N > 0 && s.UserUs.N > 0 {
-					// The medians of user and system need not add up to
-					// the median total; the bar is scaled to that total
-					// and split in the medians' proportion.
-					sys, user := s.SysUs.Median, s.UserUs.Median
-					if tot := sys + user; tot > 0 {
-						sys, user = s.CPUus.Median*sys/tot, s.CPUus.Median*user/tot
+				if s, ok := g.get(model, c, p); ok {
+					if parts, spread, has := cell(s); has {
+						seg = parts
+						ser.lo[j], ser.hi[j] = spread.Min, spread.Max
 					}
-					seg = []float64{sys, user}
-					ser.lo[j], ser.hi[j] = s.CPUus.Min, s.CPUus.Max
 				}
 				ser.segments = append(ser.segments, seg)
 			}
@@ -149,7 +144,6 @@ func (g *grid) cpu(m Machine) *figure {
 		pl.Y.Min = 0
 		f.panels = append(f.panels, pl)
 	}
-	return f
 }
 
 // percentiles drawn in the latency chart, with the dash and marker that
