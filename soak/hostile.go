@@ -216,14 +216,10 @@ func (h *hostile) idleLoop(ctx context.Context, phase time.Duration) {
 
 // expectNothing requires c to stay open and silent for d.
 func expectNothing(c net.Conn, d time.Duration) error {
-	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
-		return err
-	}
-	var buf [256]byte
-	n, err := c.Read(buf[:])
+	got, err := readWithin(c, d)
 	switch {
-	case n > 0:
-		return fmt.Errorf("%w: %d bytes on a connection that sent nothing: %q", errMismatch, n, buf[:min(n, 64)])
+	case len(got) > 0:
+		return fmt.Errorf("%w: %d bytes on a connection that sent nothing: %q", errMismatch, len(got), got[:min(len(got), 64)])
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return nil
 	default:

@@ -74,18 +74,26 @@ func excerpt(b []byte, i int) []byte {
 	return b[max(i-8, 0):min(i+16, len(b))]
 }
 
+// readWithin makes one read from c that waits at most d, for the checks
+// that expect silence or an end: what arrived (a little at most) and the
+// read's error.
+func readWithin(c net.Conn, d time.Duration) ([]byte, error) {
+	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return nil, err
+	}
+	var buf [256]byte
+	n, err := c.Read(buf[:])
+	return buf[:n], err
+}
+
 // expectEnd requires the server to end c within d with nothing more: end
 // of file, or a reset, which the contract allows once its last bytes have
 // been read.
 func expectEnd(c net.Conn, d time.Duration) error {
-	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
-		return err
-	}
-	var buf [256]byte
-	n, err := c.Read(buf[:])
+	got, err := readWithin(c, d)
 	switch {
-	case n > 0:
-		return fmt.Errorf("%w: %d bytes where the connection should end: %q", errMismatch, n, buf[:min(n, 64)])
+	case len(got) > 0:
+		return fmt.Errorf("%w: %d bytes where the connection should end: %q", errMismatch, len(got), got[:min(len(got), 64)])
 	case ended(err):
 		return nil
 	default:
@@ -96,14 +104,10 @@ func expectEnd(c net.Conn, d time.Duration) error {
 // expectEOF is expectEnd without the reset: the server closed or
 // half-closed in order.
 func expectEOF(c net.Conn, d time.Duration) error {
-	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
-		return err
-	}
-	var buf [256]byte
-	n, err := c.Read(buf[:])
+	got, err := readWithin(c, d)
 	switch {
-	case n > 0:
-		return fmt.Errorf("%w: %d bytes where end of file should be: %q", errMismatch, n, buf[:min(n, 64)])
+	case len(got) > 0:
+		return fmt.Errorf("%w: %d bytes where end of file should be: %q", errMismatch, len(got), got[:min(len(got), 64)])
 	case errors.Is(err, io.EOF):
 		return nil
 	default:
