@@ -18,7 +18,6 @@ import (
 type Server struct {
 	Addr string // HOST:PORT from its listening line
 	PID  int
-	Line string // its first stdout line
 
 	cmd    *exec.Cmd
 	done   chan error
@@ -57,7 +56,7 @@ func Start(exe string, args []string) (*Server, error) {
 			s.kill()
 			return nil, fmt.Errorf("serve %s: first line %q does not say where it listens\n%s", strings.Join(args, " "), l, s.stderr.String())
 		}
-		s.Addr, s.Line = m[1], l
+		s.Addr = m[1]
 		return s, nil
 	case <-time.After(15 * time.Second):
 		s.kill()

@@ -149,15 +149,6 @@ func (n *noter) note(c Call) string {
 	return ""
 }
 
-func (n *noter) hasLoop() bool {
-	for _, t := range n.threads {
-		if t.Role == RoleLoop || t.Role == RoleAcceptor {
-			return true
-		}
-	}
-	return false
-}
-
 func setsockoptNote(opt string) string {
 	switch opt {
 	case "TCP_NODELAY":

@@ -62,11 +62,10 @@ func runIdle(args []string) int {
 		err = fmt.Errorf("-conns, -warmup and -dialers must be at least 1, -per-source between 1 and 28000")
 	}
 	var targets []experiment.IdleTarget
-	for _, name := range strings.Split(*list, ",") {
-		if err != nil {
-			break
-		}
-		if _, err = lookupModel(name); err == nil {
+	if err == nil {
+		var names []string
+		names, err = parseModels(*list)
+		for _, name := range names {
 			targets = append(targets, experiment.IdleTarget{Name: name, Args: []string{name}})
 		}
 	}

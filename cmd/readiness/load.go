@@ -46,21 +46,14 @@ func loadMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Usage = func() {}
 	loadFlags(fs, &cfg, &asJSON)
 	// The target may come before, between or after the flags.
-	var targets []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				loadUsage(stdout)
-				return 0
-			}
-			fmt.Fprintln(stderr, "readiness load -h explains the flags")
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		targets = append(targets, fs.Arg(0))
-		rest = fs.Args()[1:]
+	targets, help, err := parseAnywhere(fs, args)
+	if help {
+		loadUsage(stdout)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "readiness load -h explains the flags")
+		return 2
 	}
 	if len(targets) != 1 {
 		fmt.Fprintf(stderr, "readiness load: want one HOST:PORT, got %d arguments (readiness load -h explains)\n", len(targets))

@@ -91,13 +91,8 @@ func runSoak(args []string) int {
 		err = checkSoakFlags(cfg, *growth)
 	}
 	var names []string
-	for _, name := range strings.Split(*list, ",") {
-		if err != nil {
-			break
-		}
-		if _, err = lookupModel(name); err == nil {
-			names = append(names, name)
-		}
+	if err == nil {
+		names, err = parseModels(*list)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "readiness soak: %v\n(readiness soak -h explains it)\n", err)
