@@ -114,22 +114,17 @@ func listenAll(addr string, n int, reusePort bool) ([]int, error) {
 		n = 1
 	}
 	fds := make([]int, 0, n)
-	closeAll := func() {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	}
 	for i := 0; i < n; i++ {
 		fd, err := listen(e, reusePort)
 		if err != nil {
-			closeAll()
+			closeInts(fds)
 			return nil, fmt.Errorf("listen %s: %w", addr, err)
 		}
 		fds = append(fds, fd)
 		if i == 0 {
 			sa, err := unix.Getsockname(fd)
 			if err != nil {
-				closeAll()
+				closeInts(fds)
 				return nil, fmt.Errorf("listen %s: %w", addr, os.NewSyscallError("getsockname", err))
 			}
 			e = e.withPort(port(sa))

@@ -32,7 +32,6 @@ type poller struct {
 	fd     int  // the epoll instance
 	wakefd int  // an eventfd in the set: writing to it ends a wait
 	edge   bool // connections are registered with EPOLLET
-	n      int  // events held in events from the last wait
 	events [maxEvents]unix.EpollEvent
 }
 
@@ -138,14 +137,12 @@ func (p *poller) wait(msec int) (int, error) {
 		}
 		switch errno {
 		case 0:
-			p.n = int(r)
-			return p.n, nil
+			return int(r), nil
 		case unix.EINTR:
 			// A signal (the runtime's preemption, for one) ended the wait
 			// early; nothing happened to the set, so wait again.
 			continue
 		default:
-			p.n = 0
 			return 0, os.NewSyscallError("epoll_wait", errno)
 		}
 	}
