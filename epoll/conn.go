@@ -119,17 +119,18 @@ func (l *loop) respond(fd int32, c *conn, out []byte) bool {
 	if l.delayBlock > 0 {
 		l.sleep()
 	}
-	if c.spill != 0 && len(l.spills[c.spill].out) > 0 {
-		// Earlier responses are still queued: these go after them.
-		l.keepOut(c, out)
-		return true
-	}
 	return l.write(fd, c, out)
 }
 
-// write sends b straight to the socket and keeps what it did not take.
-// It reports whether the connection is still open.
+// write sends b straight to the socket and keeps what it did not take, or
+// queues all of it behind earlier bytes still unsent. It reports whether the
+// connection is still open.
 func (l *loop) write(fd int32, c *conn, b []byte) bool {
+	if c.spill != 0 && len(l.spills[c.spill].out) > 0 {
+		// Earlier responses are still queued: these go after them.
+		l.keepOut(c, b)
+		return true
+	}
 	b, ok := l.send(fd, c, b)
 	if ok && len(b) > 0 {
 		l.keepOut(c, b)

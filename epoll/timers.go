@@ -137,9 +137,7 @@ func (l *loop) headTimeout(fd int32, c *conn) {
 		l.detach(c)
 	}
 	c.flags |= flagDrain
-	if c.spill != 0 && len(l.spills[c.spill].out) > 0 {
-		l.keepOut(c, proto.RequestTimeout)
-	} else if !l.write(fd, c, proto.RequestTimeout) {
+	if !l.write(fd, c, proto.RequestTimeout) {
 		return
 	}
 	l.settle(fd, c, false)
