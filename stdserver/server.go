@@ -33,8 +33,8 @@ type Server struct {
 	// stop is closed when Shutdown begins, to cut an accept back-off short.
 	stop     chan struct{}
 	stopOnce sync.Once
-	// quit is closed when Shutdown stops waiting: delayed writes and accept
-	// back-offs give up at once.
+	// quit is closed when Shutdown stops waiting: delayed writes give up at
+	// once.
 	quit     chan struct{}
 	quitOnce sync.Once
 	// wg counts the accept loop and every connection's goroutine.

@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -277,7 +276,7 @@ line):
 func ignoredBy(flag string) []string {
 	var names []string
 	for _, m := range models {
-		if slices.Contains(m.ignored, flag) {
+		if m.ignores(flag) {
 			names = append(names, m.name)
 		}
 	}

@@ -8,8 +8,11 @@ type Verdict uint8
 const (
 	// Open: write what was appended (if anything) and keep reading.
 	Open Verdict = iota
-	// Close: write what was appended, then close; the last response carries
-	// "Connection: close". Bytes after that request are ignored.
+	// Close: write what was appended, then end the connection; the last
+	// response carries "Connection: close". Bytes after that request are not
+	// answered. The servers end it as after Fail (half-close, drain, close),
+	// so that unread pipelined bytes cannot turn the close into a reset that
+	// destroys responses the client has not read yet.
 	Close
 	// Fail: what was appended ends with an error response. Write it, stop
 	// reading, half-close the write side, discard what the client still
