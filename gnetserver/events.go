@@ -76,12 +76,7 @@ func newHandler(cfg serve.Config) *handler {
 // serve.DefaultMaxConns already leaves. Only fds taken by something else can
 // still make accept fail.
 func connCap(cfg serve.Config) int {
-	n := cfg.MaxConns
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < 1<<30 {
-		n = min(n, int(lim.Cur)-64-4*cfg.Loops)
-	}
-	return max(n, 1)
+	return max(min(cfg.MaxConns, serve.DefaultMaxConns()-4*cfg.Loops), 1)
 }
 
 // loopOf returns the state of the event loop el, made on its first

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/readinesslab/readiness/internal/serve"
 )
 
 // Config is one run of the generator. Zero fields take their defaults.
@@ -54,7 +56,7 @@ func (c Config) withDefaults() Config {
 		c.Timeout = DefaultTimeout
 	}
 	if c.Threads == 0 {
-		c.Threads = cpus()
+		c.Threads = serve.AvailableCPUs()
 	}
 	if c.Threads > c.Conns {
 		c.Threads = c.Conns
@@ -80,15 +82,6 @@ func (c Config) validate() error {
 		return fmt.Errorf("timeout must not be negative, not %v", c.Timeout)
 	}
 	return nil
-}
-
-// cpus is the number of CPUs this process may run on.
-func cpus() int {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil || set.Count() < 1 {
-		return 1
-	}
-	return set.Count()
 }
 
 // ParseAddr checks that addr is HOST:PORT on the loopback range and
