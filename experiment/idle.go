@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/readinesslab/readiness/compare/proc"
 	"github.com/readinesslab/readiness/internal/proto"
 )
 
@@ -110,7 +112,7 @@ func idleOnce(cfg IdleConfig, k int, t IdleTarget) (row IdleRow, err error) {
 		return row, fmt.Errorf("warm-up: %d of %d connections: %w", n, cfg.Warmup, err)
 	}
 	time.Sleep(cfg.Settle)
-	before, err := ReadStatus(s.PID)
+	before, err := readStatus(s.PID)
 	if err != nil {
 		return row, err
 	}
@@ -127,14 +129,23 @@ func idleOnce(cfg IdleConfig, k int, t IdleTarget) (row IdleRow, err error) {
 		return row, fmt.Errorf("%d of %d connections: %w", n, cfg.Conns, err)
 	}
 	time.Sleep(cfg.Settle)
-	after, err := ReadStatus(s.PID)
+	after, err := readStatus(s.PID)
 	if err != nil {
 		return row, err
 	}
-	row.RSSBefore, row.RSSAfter = before.RSS, after.RSS
+	row.RSSBefore, row.RSSAfter = int64(before.RSS), int64(after.RSS)
 	row.ThreadsBefore, row.ThreadsAfter = before.Threads, after.Threads
-	row.BytesPerConn = float64(after.RSS-before.RSS) / float64(cfg.Conns)
+	row.BytesPerConn = float64(row.RSSAfter-row.RSSBefore) / float64(cfg.Conns)
 	return row, nil
+}
+
+// readStatus reads a server's /proc/PID/status for its RSS and threads.
+func readStatus(pid int) (proc.Status, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return proc.Status{}, err
+	}
+	return proc.ParseStatus(b)
 }
 
 // idleClient opens keep-alive connections from 127.0.third.2, .3, ... and
