@@ -1,15 +1,13 @@
 package compare
 
 import (
-	"bufio"
-	"os"
 	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/readinesslab/readiness/experiment"
 )
 
 // Machine describes where and how the figures were taken.
@@ -46,40 +44,22 @@ type Machine struct {
 
 // describeMachine fills what can be read from the system.
 func describeMachine(start time.Time) Machine {
+	here := experiment.ThisMachine()
 	m := Machine{
-		CPUs:         runtime.NumCPU(),
-		CPUModel:     cpuModel(),
+		CPUs:         here.CPUs,
+		CPUModel:     here.CPUModel,
+		Kernel:       here.Kernel,
 		OS:           runtime.GOOS,
 		Arch:         runtime.GOARCH,
-		GoVersion:    runtime.Version(),
+		GoVersion:    here.Go,
 		GnetVersion:  dependency("github.com/panjf2000/gnet/v2"),
 		Date:         start.UTC().Format(time.RFC3339),
 		ServerPerRow: true,
-	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err == nil {
-		m.Kernel = unix.ByteSliceToString(u.Release[:])
 	}
 	if out, err := exec.Command("perf", "version").Output(); err == nil {
 		m.PerfVersion = ptr(strings.TrimSpace(string(out)))
 	}
 	return m
-}
-
-// cpuModel is the first "model name" in /proc/cpuinfo.
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
 
 // dependency is the version of module path linked into this binary.
