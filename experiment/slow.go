@@ -88,6 +88,10 @@ func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time
 			}
 			got, err := io.ReadAll(c)
 			took[i] = time.Since(start)
+			// Close at once, as a client of a closing response does: the
+			// server waits for this close before it ends its drain, and the
+			// serial server accepts the next connection only after that.
+			c.Close()
 			if err == nil && !bytes.Equal(got, proto.OKClose) {
 				err = fmt.Errorf("response %q, want %q", got, proto.OKClose)
 			}
