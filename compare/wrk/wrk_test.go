@@ -102,8 +102,22 @@ func TestRun(t *testing.T) {
 		if r.Requests <= 0 || r.RPS <= 0 || r.Errors() != 0 {
 			t.Errorf("pipeline %d: requests %d, rps %.0f, errors %d", depth, r.Requests, r.RPS, r.Errors())
 		}
-		if !r.HasP999 || r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.P999 || r.P999 > r.Max {
-			t.Errorf("pipeline %d: percentiles out of order: %+v", depth, r)
+		// wrk itself prints 0 for a high percentile of a short pipelined
+		// run when its walk passes the samples it holds (compare reports
+		// such a figure as null with a note); every other figure must be in
+		// order.
+		last := r.P50
+		for _, p := range []time.Duration{r.P75, r.P90, r.P99, r.P999, r.Max} {
+			if p == 0 && p != r.Max {
+				continue
+			}
+			if p < last {
+				t.Errorf("pipeline %d: percentiles out of order: %+v", depth, r)
+			}
+			last = p
+		}
+		if !r.HasP999 || r.P50 <= 0 {
+			t.Errorf("pipeline %d: no p50 or no p99.9 line: %+v", depth, r)
 		}
 	}
 }
