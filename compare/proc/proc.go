@@ -1,11 +1,12 @@
 // Package proc reads what a running process has used from /proc: CPU time
 // split into user and system, context switches, resident memory and
-// threads. The figures are read from outside the process, so they cost the
-// process being measured nothing.
+// threads, open descriptors. The figures are read from outside the process,
+// so they cost the process being measured nothing. Read takes everything,
+// context switches of every thread included; ReadStat reads one file, for a
+// process sampled often.
 package proc
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -86,40 +87,6 @@ func switches(dir string) (voluntary, involuntary uint64, err error) {
 		involuntary += st.Involuntary
 	}
 	return voluntary, involuntary, nil
-}
-
-// Stat is what this package takes from /proc/PID/stat.
-type Stat struct {
-	UserTicks, SystemTicks uint64 // utime and stime (fields 14 and 15)
-	Threads                int    // num_threads (field 20)
-}
-
-// ParseStat reads the contents of /proc/PID/stat. The command name (field
-// 2) is in parentheses and may itself hold spaces and parentheses, so the
-// fields are counted from the last closing parenthesis.
-func ParseStat(b []byte) (Stat, error) {
-	end := bytes.LastIndexByte(b, ')')
-	if end < 0 {
-		return Stat{}, errors.New("no command name in parentheses")
-	}
-	// fields[0] is field 3 (state).
-	fields := strings.Fields(string(b[end+1:]))
-	const first = 3
-	if len(fields) < 20-first+1 {
-		return Stat{}, fmt.Errorf("%d fields after the command name, want at least %d", len(fields), 20-first+1)
-	}
-	var st Stat
-	var err error
-	if st.UserTicks, err = strconv.ParseUint(fields[14-first], 10, 64); err != nil {
-		return Stat{}, fmt.Errorf("utime: %w", err)
-	}
-	if st.SystemTicks, err = strconv.ParseUint(fields[15-first], 10, 64); err != nil {
-		return Stat{}, fmt.Errorf("stime: %w", err)
-	}
-	if st.Threads, err = strconv.Atoi(fields[20-first]); err != nil {
-		return Stat{}, fmt.Errorf("num_threads: %w", err)
-	}
-	return st, nil
 }
 
 // Status is what this package takes from a /proc/PID/status or

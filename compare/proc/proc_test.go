@@ -24,17 +24,21 @@ func TestReadFixture(t *testing.T) {
 }
 
 func TestParseStat(t *testing.T) {
+	page := uint64(os.Getpagesize())
 	for _, tc := range []struct {
 		name, in   string
 		user, sys  uint64
 		threads    int
+		rss        uint64
 		wantErrors bool
 	}{
-		{name: "plain", in: "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 5 7 0 0 20 0 1 0 1 1 1", user: 5, sys: 7, threads: 1},
-		{name: "name with spaces and parens", in: "9 (a) b (c)) R 0 1 1 0 -1 0 0 0 0 0 11 13 0 0 20 0 3 0 1 1 1", user: 11, sys: 13, threads: 3},
+		{name: "plain", in: "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 5 7 0 0 20 0 1 0 1 1 3", user: 5, sys: 7, threads: 1, rss: 3 * page},
+		{name: "name with spaces and parens", in: "9 (a) b (c)) R 0 1 1 0 -1 0 0 0 0 0 11 13 0 0 20 0 3 0 1 1 1", user: 11, sys: 13, threads: 3, rss: page},
 		{name: "truncated", in: "9 (a) R 0 1 1", wantErrors: true},
+		{name: "no rss", in: "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 5 7 0 0 20 0 1 0 1 1", wantErrors: true},
 		{name: "no name", in: "9 a R 0 1 1 0 -1 0 0 0 0 0 11 13 0 0 20 0 3 0 1 1 1", wantErrors: true},
 		{name: "not a number", in: "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 x 7 0 0 20 0 1 0 1 1 1", wantErrors: true},
+		{name: "rss not a number", in: "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 5 7 0 0 20 0 1 0 1 1 -1", wantErrors: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := ParseStat([]byte(tc.in))
@@ -47,10 +51,85 @@ func TestParseStat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.UserTicks != tc.user || st.SystemTicks != tc.sys || st.Threads != tc.threads {
-				t.Errorf("got %+v, want utime %d stime %d threads %d", st, tc.user, tc.sys, tc.threads)
+			want := Stat{UserTicks: tc.user, SystemTicks: tc.sys, Threads: tc.threads, RSS: tc.rss}
+			if st != want {
+				t.Errorf("got %+v, want %+v", st, want)
 			}
 		})
+	}
+}
+
+// The one-file reading agrees with the full one on the fixture: the same
+// CPU ticks and threads, and rss in pages is VmRSS.
+func TestReadStatFixture(t *testing.T) {
+	st, err := readStatAt("testdata/proc", 4242)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Stat{UserTicks: 731, SystemTicks: 259, Threads: 5, RSS: 2562 * uint64(os.Getpagesize())}
+	if st != want {
+		t.Errorf("got  %+v\nwant %+v", st, want)
+	}
+	if os.Getpagesize() == 4096 && st.RSS != 10248*1024 {
+		t.Errorf("rss %d bytes, the fixture's VmRSS is %d", st.RSS, 10248*1024)
+	}
+	if _, err := readStatAt("testdata/proc", 1); err == nil {
+		t.Error("no error for a process that is not there")
+	}
+}
+
+func TestStatCPU(t *testing.T) {
+	hz := ClockTicks()
+	st := Stat{UserTicks: 3 * hz, SystemTicks: hz / 2}
+	if got := st.CPU(); got != 3500*time.Millisecond {
+		t.Errorf("CPU() = %v for 3.5 s of ticks at %d Hz", got, hz)
+	}
+}
+
+// ReadStat of this process agrees with Read: the CPU time only grows
+// between the two, the threads are those alive, and the resident set is
+// VmRSS within what the process may have touched in between.
+func TestReadStatSelf(t *testing.T) {
+	pid := os.Getpid()
+	full, err := Read(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.UserTicks < full.UserTicks || st.SystemTicks < full.SystemTicks {
+		t.Errorf("stat %+v went back from %+v", st, full)
+	}
+	if st.Threads < 1 || st.RSS == 0 {
+		t.Errorf("implausible stat %+v", st)
+	}
+	diff := int64(st.RSS) - int64(full.RSS)
+	if diff < -4<<20 || diff > 4<<20 {
+		t.Errorf("rss %d bytes from stat, VmRSS %d from status", st.RSS, full.RSS)
+	}
+}
+
+func TestFDs(t *testing.T) {
+	before, err := FDs(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	after, err := FDs(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before+1 {
+		t.Errorf("%d descriptors before opening one, %d after", before, after)
+	}
+	if _, err := FDs(-1); err == nil {
+		t.Error("no error for pid -1")
 	}
 }
 
