@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/readinesslab/readiness/internal/serve"
 )
 
 // endpoint is where to listen, ready for bind(2).
@@ -103,60 +105,35 @@ func listen(e endpoint, reusePort bool) (int, error) {
 }
 
 // listenAll opens the listeners for the accept mode: n sockets sharing one
-// port with SO_REUSEPORT, or a single one. With port 0 the first socket picks
-// the port and the others bind that same port.
-func listenAll(addr string, n int, reusePort bool) ([]int, error) {
+// port with SO_REUSEPORT, or a single one, and returns them with the address
+// they are bound to. With port 0 the first socket picks the port and the
+// others bind that same port.
+func listenAll(addr string, n int, reusePort bool) (fds []int, bound string, err error) {
 	e, err := resolve(addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
+		return nil, "", fmt.Errorf("listen %s: %w", addr, err)
 	}
 	if !reusePort {
 		n = 1
 	}
-	fds := make([]int, 0, n)
+	fds = make([]int, 0, n)
 	for i := 0; i < n; i++ {
 		fd, err := listen(e, reusePort)
 		if err != nil {
 			closeInts(fds)
-			return nil, fmt.Errorf("listen %s: %w", addr, err)
+			return nil, "", fmt.Errorf("listen %s: %w", addr, err)
 		}
 		fds = append(fds, fd)
 		if i == 0 {
-			sa, err := unix.Getsockname(fd)
-			if err != nil {
+			var port int
+			if bound, port, err = serve.SockAddr(fd); err != nil {
 				closeInts(fds)
-				return nil, fmt.Errorf("listen %s: %w", addr, os.NewSyscallError("getsockname", err))
+				return nil, "", fmt.Errorf("listen %s: %w", addr, err)
 			}
-			e = e.withPort(port(sa))
+			e = e.withPort(port)
 		}
 	}
-	return fds, nil
-}
-
-// localAddr is the HOST:PORT a listening socket is bound to.
-func localAddr(fd int) (string, error) {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return "", os.NewSyscallError("getsockname", err)
-	}
-	var ip net.IP
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		ip = net.IP(sa.Addr[:])
-	case *unix.SockaddrInet6:
-		ip = net.IP(sa.Addr[:])
-	}
-	return net.JoinHostPort(ip.String(), strconv.Itoa(port(sa))), nil
-}
-
-func port(sa unix.Sockaddr) int {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return sa.Port
-	case *unix.SockaddrInet6:
-		return sa.Port
-	}
-	return 0
+	return fds, bound, nil
 }
 
 // backlog is the kernel's cap on a listen queue (net.core.somaxconn), so the

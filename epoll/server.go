@@ -44,13 +44,8 @@ func Start(cfg serve.Config) (*Server, error) {
 		return nil, err
 	}
 	reusePort := cfg.Accept == serve.AcceptReusePort
-	lfds, err := listenAll(cfg.Addr, cfg.Loops, reusePort)
+	lfds, addr, err := listenAll(cfg.Addr, cfg.Loops, reusePort)
 	if err != nil {
-		return nil, err
-	}
-	addr, err := localAddr(lfds[0])
-	if err != nil {
-		closeInts(lfds)
 		return nil, err
 	}
 	s := &Server{
