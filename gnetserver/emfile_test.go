@@ -219,7 +219,7 @@ func (e *rawEngine) OnBoot(eng gnet.Engine) gnet.Action {
 		return gnet.Shutdown
 	}
 	defer unix.Close(fd)
-	if e.addr, err = listenAddr(fd); err != nil {
+	if e.addr, _, err = serve.SockAddr(fd); err != nil {
 		return gnet.Shutdown
 	}
 	return gnet.None

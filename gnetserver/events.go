@@ -111,7 +111,7 @@ func (h *handler) OnBoot(e gnet.Engine) gnet.Action {
 		h.bootErr = err
 		return gnet.Shutdown
 	}
-	h.addr, h.bootErr = listenAddr(fd)
+	h.addr, _, h.bootErr = serve.SockAddr(fd)
 	unix.Close(fd)
 	if h.bootErr != nil {
 		return gnet.Shutdown

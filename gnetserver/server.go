@@ -181,37 +181,13 @@ func reservePort(addr string) (fd int, bound string, err error) {
 	if err := unix.Bind(fd, sa); err != nil {
 		return fail("bind", err)
 	}
-	got, err := unix.Getsockname(fd)
+	_, port, err := serve.SockAddr(fd)
 	if err != nil {
-		return fail("getsockname", err)
+		unix.Close(fd)
+		return -1, "", err
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	return fd, net.JoinHostPort(host, strconv.Itoa(sockPort(got))), nil
-}
-
-// listenAddr is the address a listener fd is bound to, as HOST:PORT.
-func listenAddr(fd int) (string, error) {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return "", os.NewSyscallError("getsockname", err)
-	}
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port)), nil
-	case *unix.SockaddrInet6:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port)), nil
-	}
-	return "", fmt.Errorf("listener bound to a %T", sa)
-}
-
-func sockPort(sa unix.Sockaddr) int {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return sa.Port
-	case *unix.SockaddrInet6:
-		return sa.Port
-	}
-	return 0
+	return fd, net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
 
 // quietLogger keeps gnet's log off stdout, whose first line belongs to the

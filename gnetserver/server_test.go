@@ -343,7 +343,7 @@ func socketFDs(t *testing.T, port string) []int {
 		if err != nil {
 			continue
 		}
-		if sa, err := unix.Getsockname(fd); err == nil && strconv.Itoa(sockPort(sa)) == port {
+		if _, p, err := serve.SockAddr(fd); err == nil && strconv.Itoa(p) == port {
 			if typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err == nil && typ == unix.SOCK_STREAM {
 				fds = append(fds, fd)
 			}
