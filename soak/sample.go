@@ -2,7 +2,6 @@ package soak
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/readinesslab/readiness/compare/proc"
@@ -16,20 +15,20 @@ type reading struct {
 }
 
 // read samples process pid: its descriptors from /proc/PID/fd, its
-// resident size, threads and CPU time from /proc/PID/stat and status.
+// resident size, threads and CPU time from /proc/PID/stat alone (the
+// context switches, which need every thread's status, are not wanted).
 func read(pid int, at time.Duration) (reading, error) {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	fds, err := proc.FDs(pid)
 	if err != nil {
 		return reading{}, fmt.Errorf("count fds of %d: %w", pid, err)
 	}
-	s, err := proc.Read(pid)
+	st, err := proc.ReadStat(pid)
 	if err != nil {
 		return reading{}, fmt.Errorf("read /proc/%d: %w", pid, err)
 	}
-	ticks := s.UserTicks + s.SystemTicks
 	return reading{
-		Sample: Sample{At: at, FDs: len(ents), RSS: int64(s.RSS), Threads: s.Threads},
-		cpu:    time.Duration(ticks * uint64(time.Second) / proc.ClockTicks()),
+		Sample: Sample{At: at, FDs: fds, RSS: int64(st.RSS), Threads: st.Threads},
+		cpu:    st.CPU(),
 	}, nil
 }
 
