@@ -8,11 +8,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/readinesslab/readiness/compare/proc"
 	"github.com/readinesslab/readiness/internal/conformance"
 	"github.com/readinesslab/readiness/internal/proto"
 )
@@ -186,51 +186,28 @@ func (p *lowProcess) output() string {
 // fds counts the child's open descriptors.
 func (p *lowProcess) fds(t *testing.T) int {
 	t.Helper()
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.cmd.Process.Pid))
+	n, err := proc.FDs(p.cmd.Process.Pid)
 	if err != nil {
 		t.Fatalf("count the server's fds: %v", err)
 	}
-	return len(ents)
+	return n
 }
 
-// cpuTime is the child's CPU time (user + system) so far, from
-// /proc/PID/stat, in clock ticks of 10 ms.
+// cpuTime is the child's CPU time (user + system) so far.
 func (p *lowProcess) cpuTime(t *testing.T) time.Duration {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	st, err := proc.ReadStat(p.cmd.Process.Pid)
 	if err != nil {
 		t.Fatalf("read the server's CPU time: %v", err)
 	}
-	// The command name, in parentheses, may hold spaces: count the fields
-	// after its closing parenthesis, where the state (field 3) comes first.
-	i := bytes.LastIndexByte(b, ')')
-	fs := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(fs) < 13 {
-		t.Fatalf("unexpected /proc/PID/stat: %q", b)
-	}
-	var ticks int64
-	for _, f := range fs[11:13] { // utime, stime
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			t.Fatalf("unexpected /proc/PID/stat: %q", b)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	return st.CPU()
 }
 
 // assertIdle measures the child's CPU time over one second while nothing
 // asks it for work, and fails when it looks like a spinning loop.
 func (p *lowProcess) assertIdle(t *testing.T, what string) {
 	t.Helper()
-	before, t0 := p.cpuTime(t), time.Now()
-	time.Sleep(time.Second)
-	used, wall := p.cpuTime(t)-before, time.Since(t0)
-	share := float64(used) / float64(wall)
-	t.Logf("%s: the server process used %.0f%% of one CPU over %v", what, 100*share, wall.Round(time.Millisecond))
-	if share > maxIdleCPU {
-		t.Errorf("%s: the server process used %.0f%% of one CPU while idle (over %v): it spins", what, 100*share, wall.Round(time.Millisecond))
-	}
+	idleShare(t, what, "the server process", p.cpuTime)
 }
 
 // stop closes the child's stdin, so it shuts its server down and exits, and

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/readinesslab/readiness/compare/proc"
 )
 
 // The server runs in the test's own process, so the process's descriptors
@@ -20,11 +22,11 @@ import (
 // fdCount is the number of open descriptors of this process.
 func fdCount(t *testing.T) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
+	n, err := proc.FDs(os.Getpid())
 	if err != nil {
 		t.Fatalf("count fds: %v", err)
 	}
-	return len(ents)
+	return n
 }
 
 // fdList names the open descriptors, for a failure message.
@@ -110,17 +112,25 @@ func cpuTime(t *testing.T) time.Duration {
 // huge margin and detects only spinning, it does not measure performance.
 const maxIdleCPU = 0.30
 
-// assertIdle measures the process's CPU time over one second while nothing
-// asks the server for work, and fails when it looks like a spinning loop.
+// assertIdle measures this process's CPU time over one second while
+// nothing asks the server for work, and fails when it looks like a spinning
+// loop.
 func assertIdle(t *testing.T, what string) {
 	t.Helper()
-	before, t0 := cpuTime(t), time.Now()
+	idleShare(t, what, "the process", cpuTime)
+}
+
+// idleShare measures cpu, the CPU time so far of the process named who,
+// over one second, and fails when it used more than maxIdleCPU of a CPU.
+func idleShare(t *testing.T, what, who string, cpu func(*testing.T) time.Duration) {
+	t.Helper()
+	before, t0 := cpu(t), time.Now()
 	time.Sleep(time.Second)
-	used, wall := cpuTime(t)-before, time.Since(t0)
+	used, wall := cpu(t)-before, time.Since(t0)
 	share := float64(used) / float64(wall)
-	t.Logf("%s: %.1f%% of one CPU over %v", what, 100*share, wall.Round(time.Millisecond))
+	t.Logf("%s: %s used %.1f%% of one CPU over %v", what, who, 100*share, wall.Round(time.Millisecond))
 	if share > maxIdleCPU {
-		t.Errorf("%s: the process used %.0f%% of one CPU while idle (over %v): the server spins", what, 100*share, wall.Round(time.Millisecond))
+		t.Errorf("%s: %s used %.0f%% of one CPU while idle (over %v): the server spins", what, who, 100*share, wall.Round(time.Millisecond))
 	}
 }
 
