@@ -17,8 +17,7 @@ const (
 	serving  phase = iota // reading and answering requests
 	holding               // a batch waits out Config.Delay (timer mode); later input stays buffered
 	backlog               // over maxUnsent bytes unsent; later input stays buffered until it drains
-	closing               // the last response is being flushed, then the connection closes
-	failing               // an error response is being flushed, then the half-close and drain
+	ending                // the last responses are flushing; then the close, or with aside.drain the half-close and drain
 	draining              // half-closed after an error; input discarded until EOF or the deadline
 )
 
@@ -70,6 +69,7 @@ type aside struct {
 	timer   *time.Timer // wakes the connection's loop for it
 	held    []byte      // the batch waiting out the delay
 	verdict proto.Verdict
+	drain   bool          // ending: half-close and drain once flushed, rather than close
 	every   time.Duration // the flush wait's current poll interval
 	unsent  int           // gnet's outbound bytes at the last look
 }
@@ -95,20 +95,13 @@ func (c *conn) traffic() gnet.Action {
 			return c.keep()
 		}
 		c.phase = serving
-	case closing:
+	case ending:
 		_, _ = c.gc.Discard(-1)
 		if c.gc.OutboundBuffered() > 0 {
 			c.flushing()
 			return gnet.None
 		}
-		return gnet.Close
-	case failing:
-		_, _ = c.gc.Discard(-1)
-		if c.gc.OutboundBuffered() > 0 {
-			c.flushing()
-			return gnet.None
-		}
-		return c.halfClose()
+		return c.end(c.side.drain)
 	case draining:
 		_, _ = c.gc.Discard(-1)
 		if clock() >= c.until {
@@ -165,7 +158,7 @@ func (c *conn) serve() gnet.Action {
 // connection has nothing in flight and closes.
 func (c *conn) idle() gnet.Action {
 	if c.lp.h.closing.Load() {
-		return c.finish()
+		return c.finish(false)
 	}
 	return gnet.None
 }
@@ -193,32 +186,36 @@ func (c *conn) send(out []byte, v proto.Verdict) gnet.Action {
 		// until the client closes, so that bytes it pipelined after the
 		// last answered request cannot turn the close into a reset that
 		// destroys responses it has not read yet.
-		c.head = false
-		_, _ = c.gc.Discard(-1) // bytes after the bad request are not answered
-		if c.gc.OutboundBuffered() > 0 {
-			c.awaitFlush(failing)
-			return gnet.None
-		}
-		return c.halfClose()
+		return c.finish(true)
 	case v == proto.Close || c.lp.h.closing.Load():
-		return c.finish()
+		return c.finish(false)
 	case c.gc.OutboundBuffered() > maxUnsent:
 		c.awaitFlush(backlog)
 	}
 	return gnet.None
 }
 
-// finish closes the connection once its responses are out: at once when
-// gnet holds nothing unsent (the kernel sends what it has, then the FIN),
-// else after the flush. Whatever the client sent since is not answered.
-func (c *conn) finish() gnet.Action {
+// finish ends the connection once its responses are out: at once when gnet
+// holds nothing unsent (the kernel sends what it has, then the FIN), else
+// after the flush. Whatever the client sent since is not answered. The end
+// is a close, or with drain the half-close and drain of an error.
+func (c *conn) finish(drain bool) gnet.Action {
 	c.head = false
 	_, _ = c.gc.Discard(-1)
 	if c.gc.OutboundBuffered() == 0 {
-		return gnet.Close
+		return c.end(drain)
 	}
-	c.awaitFlush(closing)
+	c.awaitFlush(ending)
+	c.side.drain = drain
 	return gnet.None
+}
+
+// end follows the flush of the last responses.
+func (c *conn) end(drain bool) gnet.Action {
+	if drain {
+		return c.halfClose()
+	}
+	return gnet.Close
 }
 
 // halfClose follows an error response that has left gnet's buffer: shut the
