@@ -49,28 +49,35 @@ func (lp *loop) apply(c *conn, a gnet.Action) {
 	}
 }
 
-// sweep applies the idle and header timeouts to the loop's connections.
-// One waiting for a delay or a drain has its own timer. One waiting for its
-// responses to flush is closed when they have not moved for the idle
-// timeout: its client has stopped reading. The walk goes backwards because closing a connection moves the last one
-// into its place, which has been looked at already.
-func (lp *loop) sweep() {
-	now := clock()
-	idle, header := int64(lp.h.cfg.IdleTimeout), int64(lp.h.cfg.HeaderTimeout)
+// each calls f for every connection of the loop, f being free to close the
+// one it is given. The walk goes backwards because a close moves the last
+// connection into the closed one's place, which has been looked at already.
+func (lp *loop) each(f func(c *conn)) {
 	for i := len(lp.conns) - 1; i >= 0; i-- {
 		if i >= len(lp.conns) {
 			continue // a close removed more than the connection at i
 		}
-		c := lp.conns[i]
+		f(lp.conns[i])
+	}
+}
+
+// sweep applies the idle and header timeouts to the loop's connections.
+// One waiting for a delay or a drain has its own timer. One waiting for its
+// responses to flush is closed when they have not moved for the idle
+// timeout: its client has stopped reading.
+func (lp *loop) sweep() {
+	now := clock()
+	idle, header := int64(lp.h.cfg.IdleTimeout), int64(lp.h.cfg.HeaderTimeout)
+	lp.each(func(c *conn) {
 		switch c.phase {
 		case serving:
-		case backlog, closing, failing:
+		case backlog, ending:
 			if idle > 0 && now-c.last >= idle {
 				lp.apply(c, gnet.Close)
 			}
-			continue
+			return
 		default:
-			continue
+			return
 		}
 		switch {
 		case c.head && header > 0:
@@ -85,20 +92,16 @@ func (lp *loop) sweep() {
 				lp.apply(c, gnet.Close)
 			}
 		}
-	}
+	})
 }
 
 // quiesce runs during Shutdown: connections with nothing in flight close
 // now, those with responses still unsent close once these are out, and
 // those waiting for a delay, a flush or a drain finish it first.
 func (lp *loop) quiesce() {
-	for i := len(lp.conns) - 1; i >= 0; i-- {
-		if i >= len(lp.conns) {
-			continue
-		}
-		c := lp.conns[i]
+	lp.each(func(c *conn) {
 		if c.phase == serving || c.phase == backlog {
-			lp.apply(c, c.finish())
+			lp.apply(c, c.finish(false))
 		}
-	}
+	})
 }
