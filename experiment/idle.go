@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -95,7 +96,7 @@ func idleOnce(cfg IdleConfig, k int, t IdleTarget) (row IdleRow, err error) {
 	row = IdleRow{Server: t.Name, Conns: cfg.Conns}
 	args := append(append([]string(nil), t.Args...),
 		"-idle-timeout", "0", "-header-timeout", "0", "-max-conns", fmt.Sprint(cfg.Conns+cfg.Warmup+64))
-	s, err := Start(cfg.Exe, args)
+	s, err := Start(context.Background(), cfg.Exe, args, Options{})
 	if err != nil {
 		return row, err
 	}

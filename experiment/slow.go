@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -53,7 +54,7 @@ func Slow(exe string, delay time.Duration, targets []SlowTarget) ([]SlowRow, err
 }
 
 func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time.Duration, err error) {
-	s, err := Start(exe, append(append([]string(nil), t.Args...), "-delay", delay.String()))
+	s, err := Start(context.Background(), exe, append(append([]string(nil), t.Args...), "-delay", delay.String()), Options{})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -21,7 +22,7 @@ func StartServers(exe string, models []string, idleTimeout, headerTimeout time.D
 	s := &Servers{}
 	for _, m := range models {
 		full := append([]string{m, "-idle-timeout", idleTimeout.String(), "-header-timeout", headerTimeout.String()}, args...)
-		p, err := experiment.Start(exe, full)
+		p, err := experiment.Start(context.Background(), exe, full, experiment.Options{})
 		if err != nil {
 			s.Stop()
 			return nil, fmt.Errorf("start %s: %w", m, err)
