@@ -39,10 +39,11 @@ type conn struct {
 	in   []byte  // the read buffer: *inp, or a large one once a head outgrew it
 	have int     // in[:have] is the start of an incomplete head
 
-	// Timeouts. The deadline set on the socket (armed) is never later than
-	// the one due, so a timeout cannot fire late; it may fire early, and is
-	// then moved on (see wake). That keeps the timer alone on the hot path:
-	// a request updates last, not the socket's deadline.
+	// Timeouts, kept only when one is set (Server.timed). The deadline set
+	// on the socket (armed) is never later than the one due, so a timeout
+	// cannot fire late; it may fire early, and is then moved on (see wake).
+	// That keeps the timer alone on the hot path: a request updates last,
+	// not the socket's deadline.
 	armed     time.Time // the read deadline set on nc; zero: none
 	last      time.Time // when bytes last arrived
 	headStart time.Time // when the incomplete head in[:have] got its first byte
@@ -58,9 +59,11 @@ func newConn(s *Server, nc *net.TCPConn) *conn {
 // serve reads and answers requests until the connection ends, then closes it.
 func (c *conn) serve() {
 	defer c.close()
-	c.last = time.Now()
-	if due, _ := c.due(); !due.IsZero() && !c.arm(due) {
-		return
+	if c.srv.timed {
+		c.last = time.Now()
+		if due, _ := c.due(); !due.IsZero() && !c.arm(due) {
+			return
+		}
 	}
 	for {
 		if c.have == len(c.in) {
@@ -85,8 +88,11 @@ func (c *conn) serve() {
 // handle answers what the last read completed; it reports whether to keep
 // reading.
 func (c *conn) handle(n int) bool {
-	now := time.Now()
-	c.last = now
+	var now time.Time
+	if c.srv.timed {
+		now = time.Now()
+		c.last = now
+	}
 	data := c.in[:c.have+n]
 	outp := outPool.Get().(*[]byte)
 	out, used, verdict := c.st.Serve(data, (*outp)[:0])
@@ -94,7 +100,7 @@ func (c *conn) handle(n int) bool {
 	c.have = 0
 	if verdict == proto.Open && used < len(data) {
 		c.have = copy(c.in, data[used:])
-		if (!headBefore || used > 0) && !c.headBegan(now) {
+		if c.srv.timed && (!headBefore || used > 0) && !c.headBegan(now) {
 			c.release(outp, out)
 			return false
 		}

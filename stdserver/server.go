@@ -24,8 +24,9 @@ import (
 
 // Server is a running std server.
 type Server struct {
-	cfg serve.Config
-	ln  net.Listener
+	cfg   serve.Config
+	ln    net.Listener
+	timed bool // an idle or header timeout is set: connections read the clock and set deadlines
 
 	// closing is set once Shutdown begins; connections check it after each
 	// batch of responses and after each read deadline.
@@ -65,6 +66,7 @@ func Start(cfg serve.Config) (*Server, error) {
 	s := &Server{
 		cfg:   cfg,
 		ln:    ln,
+		timed: cfg.IdleTimeout > 0 || cfg.HeaderTimeout > 0,
 		stop:  make(chan struct{}),
 		quit:  make(chan struct{}),
 		conns: make(map[*conn]struct{}),
