@@ -269,17 +269,7 @@ func TestShutdown(t *testing.T) {
 			}
 			idle, partial, busy := testnet.Dial(t, s.Addr()), testnet.Dial(t, s.Addr()), testnet.Dial(t, s.Addr())
 			testnet.Send(t, partial, get[:5])
-			testnet.Send(t, busy, strings.Repeat(get, 3))
-			time.Sleep(50 * time.Millisecond)
-			errc := testnet.ShutdownAsync(s)
-			testnet.Expect(t, busy, bytes.Repeat(proto.OK, 3), 5*time.Second)
-			for _, c := range []net.Conn{busy, idle, partial} {
-				testnet.ExpectEOF(t, c, 5*time.Second)
-			}
-			if err := <-errc; err != nil {
-				t.Fatalf("Shutdown: %v", err)
-			}
-			testnet.ExpectRefused(t, s.Addr())
+			testnet.ShutdownMidBatch(t, s, busy, strings.Repeat(get, 3), bytes.Repeat(proto.OK, 3), idle, partial)
 		})
 	}
 }

@@ -24,14 +24,12 @@ func TestBasic(t *testing.T) {
 		s := start(t, cfg)
 
 		c := testnet.Dial(t, s.Addr())
-		testnet.Send(t, c, get)
-		testnet.Expect(t, c, proto.OK, 5*time.Second)
-		testnet.Send(t, c, "HEAD /x HTTP/1.1\r\n\r\n")
-		testnet.Expect(t, c, proto.OK[:len(proto.OK)-len(proto.Body)], 5*time.Second)
-		testnet.Send(t, c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-		testnet.Expect(t, c, proto.OKKeepAlive, 5*time.Second)
-		testnet.Send(t, c, "GET / HTTP/1.0\r\n\r\n")
-		testnet.Expect(t, c, proto.OKClose, 5*time.Second)
+		testnet.Converse(t, c,
+			testnet.Step{Send: get, Want: proto.OK},
+			testnet.Step{Send: "HEAD /x HTTP/1.1\r\n\r\n", Want: proto.OK[:len(proto.OK)-len(proto.Body)]},
+			testnet.Step{Send: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", Want: proto.OKKeepAlive},
+			testnet.Step{Send: "GET / HTTP/1.0\r\n\r\n", Want: proto.OKClose},
+		)
 		testnet.ExpectEOF(t, c, 5*time.Second)
 	}
 }
@@ -41,14 +39,13 @@ func TestPipelining(t *testing.T) {
 	s := start(t, config())
 	for _, n := range []int{1, 16, 1000} {
 		c := testnet.Dial(t, s.Addr())
-		testnet.Send(t, c, strings.Repeat(get, n))
-		testnet.Expect(t, c, bytes.Repeat(proto.OK, n), 5*time.Second)
-		// A body split from its head, and a request split inside its head.
-		testnet.Send(t, c, "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab")
-		testnet.Send(t, c, "cdeGET / HT")
-		testnet.Expect(t, c, proto.OK, 5*time.Second)
-		testnet.Send(t, c, "TP/1.1\r\nConnection: close\r\n\r\n")
-		testnet.Expect(t, c, proto.OKClose, 5*time.Second)
+		testnet.Converse(t, c,
+			testnet.Step{Send: strings.Repeat(get, n), Want: bytes.Repeat(proto.OK, n)},
+			// A body split from its head, and a request split inside its head.
+			testnet.Step{Send: "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab"},
+			testnet.Step{Send: "cdeGET / HT", Want: proto.OK},
+			testnet.Step{Send: "TP/1.1\r\nConnection: close\r\n\r\n", Want: proto.OKClose},
+		)
 		testnet.ExpectEOF(t, c, 5*time.Second)
 	}
 }
@@ -220,6 +217,24 @@ func TestHeaderTimeout(t *testing.T) {
 	testnet.ExpectEOF(t, c, 5*time.Second)
 }
 
+// With both timeouts off a connection sets no deadline: a head that stalls
+// is finished later and answered, and an idle connection stays open.
+func TestNoTimeouts(t *testing.T) {
+	testnet.NoLeaks(t)
+	cfg := config()
+	cfg.IdleTimeout, cfg.HeaderTimeout = 0, 0
+	s := start(t, cfg)
+	if s.timed {
+		t.Fatal("timed with both timeouts off")
+	}
+	c := testnet.Dial(t, s.Addr())
+	testnet.Converse(t, c, testnet.Step{Send: get + get[:9], Want: proto.OK})
+	testnet.ExpectSilence(t, c, 200*time.Millisecond)
+	testnet.Converse(t, c, testnet.Step{Send: get[9:] + get, Want: bytes.Repeat(proto.OK, 2)})
+	testnet.ExpectSilence(t, c, 200*time.Millisecond)
+	testnet.Converse(t, c, testnet.Step{Send: get, Want: proto.OK})
+}
+
 // Shutdown delivers the delayed responses in flight whole, closes idle
 // connections, and returns once everything is closed.
 func TestShutdown(t *testing.T) {
@@ -233,25 +248,13 @@ func TestShutdown(t *testing.T) {
 			t.Fatal(err)
 		}
 		busy := testnet.Dial(t, s.Addr())
-		var idle *net.TCPConn
+		var idle []net.Conn
 		if !serial {
-			idle = testnet.Dial(t, s.Addr())
-			testnet.Send(t, idle, get)
-			testnet.Expect(t, idle, proto.OK, 5*time.Second)
+			c := testnet.Dial(t, s.Addr())
+			testnet.Converse(t, c, testnet.Step{Send: get, Want: proto.OK})
+			idle = append(idle, c)
 		}
-		testnet.Send(t, busy, strings.Repeat(get, 3))
-		time.Sleep(100 * time.Millisecond) // let the server read the requests
-
-		errc := testnet.ShutdownAsync(s)
-		if idle != nil {
-			testnet.ExpectEOF(t, idle, 5*time.Second)
-		}
-		testnet.Expect(t, busy, bytes.Repeat(proto.OK, 3), 5*time.Second)
-		testnet.ExpectEOF(t, busy, 5*time.Second)
-		if err := <-errc; err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-		testnet.ExpectRefused(t, s.Addr())
+		testnet.ShutdownMidBatch(t, s, busy, strings.Repeat(get, 3), bytes.Repeat(proto.OK, 3), idle...)
 	}
 }
 

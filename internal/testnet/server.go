@@ -56,6 +56,26 @@ func ShutdownAsync(s serve.Server) <-chan error {
 	return errc
 }
 
+// ShutdownMidBatch checks a graceful Shutdown of s, which delays its
+// responses: busy sends req, and once the server has had time to read it,
+// Shutdown begins. busy must still get want whole, then busy and every one
+// of others an EOF, Shutdown must return nil, and the address must refuse
+// connections afterwards.
+func ShutdownMidBatch(t testing.TB, s serve.Server, busy net.Conn, req string, want []byte, others ...net.Conn) {
+	t.Helper()
+	Send(t, busy, req)
+	time.Sleep(100 * time.Millisecond) // let the server read the requests
+	errc := ShutdownAsync(s)
+	Expect(t, busy, want, 5*time.Second)
+	for _, c := range append([]net.Conn{busy}, others...) {
+		ExpectEOF(t, c, 5*time.Second)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	ExpectRefused(t, s.Addr())
+}
+
 // ExpectRefused checks that a connection to addr, a server's address after
 // its Shutdown, is not accepted.
 func ExpectRefused(t testing.TB, addr string) {

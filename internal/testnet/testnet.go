@@ -51,6 +51,24 @@ func Expect(t testing.TB, c net.Conn, want []byte, d time.Duration) {
 	}
 }
 
+// Step is one turn of a conversation with a server: bytes sent, then the
+// exact bytes that must come back, nothing read when Want is nil.
+type Step struct {
+	Send string
+	Want []byte
+}
+
+// Converse takes the steps in order on c, each reply within 5 s.
+func Converse(t testing.TB, c net.Conn, steps ...Step) {
+	t.Helper()
+	for _, s := range steps {
+		Send(t, c, s.Send)
+		if s.Want != nil {
+			Expect(t, c, s.Want, 5*time.Second)
+		}
+	}
+}
+
 // ExpectEOF checks that the server ends its side of the connection cleanly
 // (a FIN, read as io.EOF) within d, sending nothing more.
 func ExpectEOF(t testing.TB, c net.Conn, d time.Duration) {
