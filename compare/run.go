@@ -68,14 +68,25 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		r.noPerf = "system calls not counted (perf disabled)"
 	}
 	res := &Results{Machine: r.machine(start, allowed, shared)}
+	err = r.runCells(ctx, res)
+	if note := perfNote(res.Rows); note != "" {
+		res.Machine.Notes = append(res.Machine.Notes, note)
+	}
+	return res, err
+}
 
+// runCells measures every cell Runs times into res.Rows. It returns ctx's
+// error when ctx ends, and an error wrapping ErrCellsFailed when some cells
+// failed.
+func (r *runner) runCells(ctx context.Context, res *Results) error {
+	o := r.o
 	cells := o.cells()
 	total := len(cells) * o.Runs
 	failed := 0
 	for run := 1; run <= o.Runs; run++ {
 		for _, c := range cells {
 			if err := ctx.Err(); err != nil {
-				return res, err
+				return err
 			}
 			if o.Progress != nil {
 				o.Progress(len(res.Rows), total, fmt.Sprintf("run %d/%d %s", run, o.Runs, c))
@@ -91,12 +102,36 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		o.Progress(total, total, "done")
 	}
 	if err := ctx.Err(); err != nil {
-		return res, err
+		return err
 	}
 	if failed > 0 {
-		return res, fmt.Errorf("%w: %d of %d", ErrCellsFailed, failed, total)
+		return fmt.Errorf("%w: %d of %d", ErrCellsFailed, failed, total)
 	}
-	return res, nil
+	return nil
+}
+
+// perfNote is the machine note on what counting system calls cost the
+// rows: while perf counts, its tracepoint sends every system call down the
+// kernel's traced path. It is empty when perf counted in no row, and names
+// how many rows paid when it counted in some only.
+func perfNote(rows []Row) string {
+	measured, counted := 0, 0
+	for _, row := range rows {
+		if row.failed() {
+			continue
+		}
+		measured++
+		if row.Syscalls != nil {
+			counted++
+		}
+	}
+	switch {
+	case counted == 0:
+		return ""
+	case counted == measured:
+		return "while perf counts system calls the kernel takes its traced path on every system call, adding a little system time to every model alike"
+	}
+	return fmt.Sprintf("perf counted system calls in %d of %d measured rows; while it counts, the kernel takes its traced path on every system call, adding a little system time to those rows only", counted, measured)
 }
 
 // chooseCPUs fills the CPU sets left empty and checks them. It reports
@@ -142,8 +177,7 @@ func (r *runner) machine(start time.Time, allowed []int, shared bool) Machine {
 	m.ClockTicks = r.hz
 	m.Notes = append(m.Notes,
 		fmt.Sprintf("CPU time comes from /proc/PID/stat in clock ticks of %.0f ms; cpu_ticks in each row says how many the window held", 1000/float64(r.hz)),
-		"context switches are summed over /proc/PID/task/*/status (the process's own status file counts its main thread only)",
-		"while perf counts system calls the kernel takes its traced path on every system call, adding a little system time to every model alike")
+		"context switches are summed over /proc/PID/task/*/status (the process's own status file counts its main thread only)")
 	if shared {
 		m.Notes = append(m.Notes, "server and client shared one CPU")
 	}
@@ -195,15 +229,15 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 	var loadErr error
 	switch r.o.Client {
 	case ClientWrk:
-		loadErr = r.wrk(ctx, srv.addr, c, pr, &row)
+		loadErr = r.wrk(ctx, srv.Addr, c, pr, &row)
 	default:
-		loadErr = r.builtin(ctx, srv.addr, c, pr, &row)
+		loadErr = r.builtin(ctx, srv.Addr, c, pr, &row)
 	}
 
 	// perf and the server end together: both take a few tens of
 	// milliseconds.
 	stopped := make(chan error, 1)
-	go func() { stopped <- srv.stop() }()
+	go func() { stopped <- srv.Stop() }()
 	usage, probeErr := pr.finish()
 	pr.close()
 	stopErr := <-stopped
