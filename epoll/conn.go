@@ -88,12 +88,7 @@ func (l *loop) eof(fd int32, c *conn) {
 // starts now.
 func (l *loop) keepIn(fd int32, c *conn, rest []byte, progressed bool) {
 	if len(rest) == 0 {
-		if c.spill != 0 {
-			sp := &l.spills[c.spill]
-			l.pool.put(sp.in)
-			sp.in = nil
-			l.detach(c)
-		}
+		l.dropIn(c)
 		return
 	}
 	sp := l.attach(c)
@@ -103,6 +98,16 @@ func (l *loop) keepIn(fd int32, c *conn, rest []byte, progressed bool) {
 	sp.in = append(sp.in[:0], rest...)
 	if progressed && c.list == listHead {
 		l.unlink(fd, c)
+	}
+}
+
+// dropIn releases the stored start of an unfinished head, if any.
+func (l *loop) dropIn(c *conn) {
+	if c.spill != 0 {
+		sp := &l.spills[c.spill]
+		l.pool.put(sp.in)
+		sp.in = nil
+		l.detach(c)
 	}
 }
 
@@ -161,27 +166,29 @@ func (l *loop) send(fd int32, c *conn, b []byte) ([]byte, bool) {
 	return b, true
 }
 
-// flush writes the queued responses, unless they are waiting out the delay.
-// It reports whether the connection is still open.
+// flush writes the queued responses, unless they are waiting out the delay,
+// and settles the connection. It reports whether the connection is still
+// open.
 func (l *loop) flush(fd int32, c *conn) bool {
-	if c.spill == 0 || c.flags&flagDelayed != 0 {
+	if c.flags&flagDelayed != 0 {
 		return true
 	}
-	sp := &l.spills[c.spill]
-	if len(sp.out) == 0 {
-		return true
-	}
-	rest, ok := l.send(fd, c, sp.out)
-	if !ok {
-		return false
-	}
-	moved := len(rest) < len(sp.out)
-	if len(rest) == 0 {
-		l.pool.put(sp.out)
-		sp.out = nil
-		l.detach(c)
-	} else {
-		sp.out = rest
+	moved := false
+	if c.spill != 0 {
+		if sp := &l.spills[c.spill]; len(sp.out) > 0 {
+			rest, ok := l.send(fd, c, sp.out)
+			if !ok {
+				return false
+			}
+			moved = len(rest) < len(sp.out)
+			if len(rest) == 0 {
+				l.pool.put(sp.out)
+				sp.out = nil
+				l.detach(c)
+			} else {
+				sp.out = rest
+			}
+		}
 	}
 	return l.settle(fd, c, moved)
 }

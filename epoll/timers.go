@@ -119,9 +119,7 @@ func (l *loop) expire() {
 				l.headTimeout(fd, c)
 			case listDelay:
 				c.flags &^= flagDelayed
-				if l.flush(fd, c) {
-					l.settle(fd, c, true)
-				}
+				l.flush(fd, c)
 			}
 		}
 	}
@@ -130,12 +128,7 @@ func (l *loop) expire() {
 // headTimeout answers a head that took too long with 408 and treats the
 // connection as after any error.
 func (l *loop) headTimeout(fd int32, c *conn) {
-	if c.spill != 0 {
-		sp := &l.spills[c.spill]
-		l.pool.put(sp.in)
-		sp.in = nil
-		l.detach(c)
-	}
+	l.dropIn(c)
 	c.flags |= flagDrain
 	if !l.write(fd, c, proto.RequestTimeout) {
 		return
