@@ -1,143 +1,47 @@
 package compare
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
-	"regexp"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/readinesslab/readiness/experiment"
 )
 
-// Bounds on a server's start and stop. The contract gives a server 5 s to
-// exit after SIGTERM.
-const (
-	startTimeout = 10 * time.Second
-	stopTimeout  = 6 * time.Second
-)
-
-var listening = regexp.MustCompile(`listening on (\S+)`)
-
-// server is one model running as a child process.
+// server is one model running as a child process, with the channel its
+// answers to SIGUSR1 arrive on.
 type server struct {
-	model  string
-	cmd    *exec.Cmd
-	addr   string
-	exited chan struct{} // closed once the process has been reaped
-	err    error         // Wait's result, valid after exited is closed
-	stderr *tail
-	mem    chan MemStats // the server's answers to SIGUSR1, from its stderr
+	*experiment.Server
+	model string
+	mem   chan MemStats // the server's answers to SIGUSR1, from its stderr
 }
 
-// startServer runs `binary serve MODEL -addr 127.0.0.1:0 -loops N` pinned
+// startServer runs `binary serve MODEL -loops N -addr 127.0.0.1:0` pinned
 // to cpus and waits for its listening line. started, if set, is called
 // with the process id as soon as the process runs.
 func startServer(ctx context.Context, binary, model string, loops int, cpus []int, started func(pid int)) (*server, error) {
-	s := &server{model: model, exited: make(chan struct{}), stderr: &tail{max: 2048}, mem: make(chan MemStats, 4)}
-	s.cmd = exec.Command(binary, "serve", model, "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(loops))
-	s.cmd.Stderr = &lines{memStats: s.mem, rest: s.stderr}
-	stdout, err := s.cmd.StdoutPipe()
+	s := &server{model: model, mem: make(chan MemStats, 4)}
+	child, err := experiment.Start(ctx, binary, []string{model, "-loops", strconv.Itoa(loops)}, experiment.Options{
+		// The memstats lines are answers, not news for an error message.
+		Stderr: func(tail io.Writer) io.Writer { return &lines{memStats: s.mem, rest: tail} },
+		// The child starts on a thread pinned to cpus, so it runs nowhere
+		// else from its first instruction.
+		Launch:  func(start func() error) error { return onCPUs(cpus, start) },
+		Started: started,
+		// Threads the runtime started before the affinity took hold, if
+		// any, are pinned here; the rest inherit it.
+		Ready: func(pid int) error { return pinProcess(pid, cpus) },
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := onCPUs(cpus, s.cmd.Start); err != nil {
-		return nil, fmt.Errorf("start %s server: %w", model, err)
-	}
-	if started != nil {
-		started(s.pid())
-	}
-	go func() {
-		s.err = s.cmd.Wait()
-		close(s.exited)
-	}()
-
-	lines := make(chan string, 1)
-	go func() {
-		r := bufio.NewReader(stdout)
-		line, err := r.ReadString('\n')
-		if err == nil {
-			lines <- line
-		}
-		close(lines)
-		// Keep reading so a chatty server never blocks on a full pipe.
-		io.Copy(io.Discard, r)
-	}()
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	select {
-	case line, ok := <-lines:
-		m := listening.FindStringSubmatch(line)
-		if ok && m != nil {
-			s.addr = m[1]
-			break
-		}
-		s.kill()
-		return nil, fmt.Errorf("%s server: no listening line on stdout (got %q); stderr: %s", model, line, s.stderr)
-	case <-timer.C:
-		s.kill()
-		return nil, fmt.Errorf("%s server: no listening line within %v; stderr: %s", model, startTimeout, s.stderr)
-	case <-ctx.Done():
-		s.kill()
-		return nil, ctx.Err()
-	}
-
-	// Threads the runtime started before the affinity took hold, if any,
-	// are pinned here; the rest inherit it.
-	if err := pinProcess(s.pid(), cpus); err != nil {
-		s.kill()
-		return nil, err
-	}
+	s.Server = child
 	return s, nil
-}
-
-func (s *server) pid() int { return s.cmd.Process.Pid }
-
-// running reports whether the process has not exited.
-func (s *server) running() bool {
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop asks the server to shut down (SIGTERM) and waits for it, killing it
-// after stopTimeout. The error says how it ended when that was not a clean
-// exit 0.
-func (s *server) stop() error {
-	if !s.running() {
-		return s.exitError("had already exited")
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-		return s.exitError("exited after SIGTERM")
-	case <-time.After(stopTimeout):
-		s.kill()
-		return fmt.Errorf("%s server did not exit within %v of SIGTERM and was killed", s.model, stopTimeout)
-	}
-}
-
-func (s *server) exitError(how string) error {
-	if s.err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s server %s: %v; stderr: %s", s.model, how, s.err, s.stderr)
-}
-
-// kill ends the server at once and reaps it.
-func (s *server) kill() {
-	s.cmd.Process.Kill()
-	select {
-	case <-s.exited:
-	case <-time.After(stopTimeout):
-	}
 }
 
 // memStatsTimeout bounds the wait for a server's answer to SIGUSR1; a
@@ -153,14 +57,14 @@ func (s *server) readMemStats() (MemStats, error) {
 	for len(s.mem) > 0 {
 		<-s.mem
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
-		return MemStats{}, fmt.Errorf("signal the %s server: %w", s.model, err)
+	if err := s.Signal(syscall.SIGUSR1); err != nil {
+		return MemStats{}, err
 	}
 	select {
 	case m := <-s.mem:
 		return m, nil
-	case <-s.exited:
-		return MemStats{}, s.exitError("exited while asked for its memory statistics")
+	case <-s.Exited():
+		return MemStats{}, fmt.Errorf("the %s server exited while asked for its memory statistics: %w", s.model, s.Stop())
 	case <-time.After(memStatsTimeout):
 		return MemStats{}, fmt.Errorf("the %s server wrote no memstats line within %v of SIGUSR1", s.model, memStatsTimeout)
 	}
