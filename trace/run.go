@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,12 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/readinesslab/readiness/experiment"
 	"github.com/readinesslab/readiness/internal/proto"
 )
 
@@ -49,8 +47,6 @@ func StraceArgs(output string) []string {
 	return []string{"-f", "-ttt", "-T", "-qq", "-e", "signal=none", "-e", "trace=" + Syscalls, "-s", "40", "-o", output}
 }
 
-var listeningRE = regexp.MustCompile(`listening on ([^\s,;()]+)`)
-
 // Run starts the server under strace, drives the client script against it,
 // stops it with SIGTERM and returns the annotated sequence.
 func Run(ctx context.Context, o Options) (*Sequence, error) {
@@ -70,48 +66,22 @@ func Run(ctx context.Context, o Options) (*Sequence, error) {
 		defer os.RemoveAll(dir)
 		output = filepath.Join(dir, "strace.out")
 	}
-	args := append(StraceArgs(output), o.Exe, "serve")
-	args = append(append(args, o.Args...), "-addr", "127.0.0.1:0")
-	cmd := exec.Command(strace, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	srv, err := experiment.Start(ctx, o.Exe, o.Args, experiment.Options{
+		Prefix: append([]string{strace}, StraceArgs(output)...),
+		Find:   childPID,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", o.Model, err)
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start strace: %w", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-done
-	}
-	addr, err := listening(ctx, stdout, 15*time.Second)
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("%s %s: %w\n%s", o.Model, strings.Join(o.Args, " "), err, stderr.String())
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	pid, err := childPID(cmd.Process.Pid)
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	in, err := drive(addr, o.Pause)
+	in, err := drive(srv.Addr, o.Pause)
 	in.Model = o.Model
 	in.Stop = time.Now()
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		stop()
-		return nil, fmt.Errorf("%s did not exit within 10 s of SIGTERM", o.Model)
-	}
+	stopErr := srv.Stop()
 	if err != nil {
 		return nil, fmt.Errorf("%s: client script: %w", o.Model, err)
+	}
+	if stopErr != nil {
+		return nil, fmt.Errorf("%s: %w", o.Model, stopErr)
 	}
 	if o.Output != "" {
 		if err := saveInput(o.Output+".input.json", in); err != nil {
@@ -148,27 +118,6 @@ func LoadInput(path string) (Input, error) {
 		return in, err
 	}
 	return in, json.Unmarshal(b, &in)
-}
-
-// listening reads the server's first stdout line and returns its address.
-func listening(ctx context.Context, stdout io.Reader, limit time.Duration) (string, error) {
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- s
-	}()
-	select {
-	case s := <-line:
-		m := listeningRE.FindStringSubmatch(s)
-		if m == nil {
-			return "", fmt.Errorf("first line %q does not say `listening on HOST:PORT`", s)
-		}
-		return m[1], nil
-	case <-time.After(limit):
-		return "", fmt.Errorf("no `listening on` line within %s", limit)
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
 }
 
 // childPID finds the process strace started: the server.
