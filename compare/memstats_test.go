@@ -1,9 +1,12 @@
 package compare
 
 import (
+	"io"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/readinesslab/readiness/experiment"
 )
 
 func TestMemStatsRoundTrip(t *testing.T) {
@@ -24,12 +27,12 @@ func TestMemStatsRoundTrip(t *testing.T) {
 }
 
 // A server's stderr, split at any point, yields its memstats lines on the
-// channel and everything else in the tail.
+// channel and everything else in the rest.
 func TestLinesSplitsStderr(t *testing.T) {
 	text := "starting\nmemstats mallocs=1 frees=0 total_alloc=16 num_gc=0\nsomething went wrong\nmemstats mallocs=5 frees=1 total_alloc=80 num_gc=1\nlast"
 	for cut := range len(text) {
 		ch := make(chan MemStats, 4)
-		rest := &tail{max: 1024}
+		rest := &experiment.SyncBuffer{}
 		l := &lines{memStats: ch, rest: rest}
 		l.Write([]byte(text[:cut]))
 		l.Write([]byte(text[cut:]))
@@ -40,13 +43,13 @@ func TestLinesSplitsStderr(t *testing.T) {
 		if a, b := <-ch, <-ch; a.Mallocs != 1 || b.Mallocs != 5 || b.NumGC != 1 {
 			t.Fatalf("cut %d: %+v %+v", cut, a, b)
 		}
-		if got := rest.String(); got != "starting\nsomething went wrong\nlast" {
+		if got := rest.String(); got != "starting\nsomething went wrong\nlast\n" {
 			t.Fatalf("cut %d: rest %q", cut, got)
 		}
 	}
 	// More answers than anyone waits for are dropped, never blocking.
 	ch := make(chan MemStats, 1)
-	l := &lines{memStats: ch, rest: &tail{max: 64}}
+	l := &lines{memStats: ch, rest: io.Discard}
 	l.Write([]byte(strings.Repeat("memstats mallocs=1 frees=0 total_alloc=16 num_gc=0\n", 3)))
 	if len(ch) != 1 {
 		t.Errorf("%d answers queued", len(ch))
