@@ -194,7 +194,8 @@ func (n *noter) ctlNote(c Call) string {
 
 func (n *noter) waitNote(c Call) string {
 	ep, _ := c.IntArg(0)
-	timeout, _ := c.IntArg(3)
+	timeout, forever, _ := c.WaitTimeout()
+	poll := timeout == 0 && !forever
 	r, _ := c.Result()
 	netpoll := n.fds.get(ep).kind == fdNetpoll
 	var ready []string
@@ -220,19 +221,22 @@ func (n *noter) waitNote(c Call) string {
 		}
 	}
 	who := "the loop"
-	if timeout == 0 {
+	switch {
+	case poll:
 		who = "the loop's non-blocking poll"
+	case c.Name == "epoll_pwait2":
+		who = "the loop's short hold (a raw wait that keeps its P)"
 	}
 	if netpoll {
 		who = "netpoll"
 		if n.role(c.TID) == RoleSysmon {
 			who = "sysmon's netpoll(0)"
-		} else if timeout == 0 {
+		} else if poll {
 			who = "the scheduler's netpoll(0)"
 		}
 	}
 	if r <= 0 {
-		if timeout == 0 {
+		if poll {
 			return who + " polls without blocking: nothing ready"
 		}
 		return fmt.Sprintf("%s waited %s: nothing ready (timeout)", who, round(c.Dur))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,30 @@ func (c Call) Arg(i int) string {
 	}
 	return ""
 }
+
+// WaitTimeout is an epoll wait's timeout: epoll_wait and epoll_pwait take
+// milliseconds, epoll_pwait2 a timespec ({tv_sec=S, tv_nsec=N}, or NULL for
+// none). forever reports a wait without a deadline; ok is false when the
+// argument cannot be read.
+func (c Call) WaitTimeout() (d time.Duration, forever, ok bool) {
+	if c.Name != "epoll_pwait2" {
+		ms, ok := c.IntArg(3)
+		return time.Duration(ms) * time.Millisecond, ms < 0, ok
+	}
+	arg := c.Arg(3)
+	if arg == "NULL" {
+		return 0, true, true
+	}
+	m := timespecRE.FindStringSubmatch(arg)
+	if m == nil {
+		return 0, false, false
+	}
+	sec, _ := strconv.ParseInt(m[1], 10, 64)
+	nsec, _ := strconv.ParseInt(m[2], 10, 64)
+	return time.Duration(sec)*time.Second + time.Duration(nsec), false, true
+}
+
+var timespecRE = regexp.MustCompile(`^\{tv_sec=(\d+), tv_nsec=(\d+)\}$`)
 
 // IntArg is argument i as a number.
 func (c Call) IntArg(i int) (int64, bool) {

@@ -63,3 +63,29 @@ func TestParseRejectsGarbage(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		line    string
+		d       time.Duration
+		forever bool
+		ok      bool
+	}{
+		{`100 1700000000.000001 epoll_pwait(8, [], 1024, 0, NULL, 8) = 0 <0.000004>`, 0, false, true},
+		{`100 1700000000.000001 epoll_pwait(8, [], 1024, 59999, NULL, 8) = 0 <0.000004>`, 59999 * time.Millisecond, false, true},
+		{`100 1700000000.000001 epoll_wait(8, [], 1024, -1) = 0 <0.000004>`, -time.Millisecond, true, true},
+		{`100 1700000000.000001 epoll_pwait2(8, [], 1024, {tv_sec=0, tv_nsec=200000}, NULL, 8) = 0 <0.000250>`, 200 * time.Microsecond, false, true},
+		{`100 1700000000.000001 epoll_pwait2(8, [], 1024, {tv_sec=2, tv_nsec=5}, NULL, 8) = 0 <2.000250>`, 2*time.Second + 5, false, true},
+		{`100 1700000000.000001 epoll_pwait2(8, [], 1024, NULL, NULL, 8) = 0 <0.000250>`, 0, true, true},
+		{`100 1700000000.000001 epoll_pwait2(8, [], 1024, 0x7ffd1234, NULL, 8) = 0 <0.000250>`, 0, false, false},
+	} {
+		calls, err := Parse(strings.NewReader(tc.line + "\n"))
+		if err != nil || len(calls) != 1 {
+			t.Fatalf("%s: %v %d calls", tc.line, err, len(calls))
+		}
+		d, forever, ok := calls[0].WaitTimeout()
+		if d != tc.d || forever != tc.forever || ok != tc.ok {
+			t.Errorf("%s: got %v %v %v, want %v %v %v", tc.line, d, forever, ok, tc.d, tc.forever, tc.ok)
+		}
+	}
+}

@@ -42,6 +42,9 @@ func (n *noter) render(c Call) string {
 		}
 	case "epoll_wait", "epoll_pwait", "epoll_pwait2":
 		args = fdArg(0) + ", timeout " + c.Arg(3)
+		if d, forever, ok := c.WaitTimeout(); c.Name == "epoll_pwait2" && ok && !forever {
+			args = fdArg(0) + ", timeout " + d.String()
+		}
 	case "futex":
 		args = c.Arg(0) + ", " + strings.TrimSuffix(strings.TrimPrefix(c.Arg(1), "FUTEX_"), "_PRIVATE")
 	case "nanosleep", "clock_nanosleep":
