@@ -2,7 +2,6 @@ package epoll
 
 import (
 	"os"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -29,21 +28,11 @@ const (
 // load one epoll_wait serves many connections and its cost per request fades.
 const maxEvents = 1024
 
-// holdFor is the longest a loop sleeps in a raw epoll_pwait2, keeping its
-// P, before it blocks the ordinary way (wait, step 2). It is far above the
-// gaps between a busy client's bursts (tens of microseconds) and far below
-// what would keep other goroutines from a P for long. 50 µs and 1 ms
-// measured the same as 200 µs (docs/performance.md).
-const holdFor = 200 * time.Microsecond
-
 type poller struct {
-	fd      int           // the epoll instance
-	wakefd  int           // an eventfd in the set: writing to it ends a wait
-	edge    bool          // connections are registered with EPOLLET
-	hold    time.Duration // longest raw wait before blocking (wait, step 2); 0: none
-	holding bool          // the last gaps were shorter than hold: hold first
-	ts      unix.Timespec // the hold's timeout, kept here so it never escapes
-	events  [maxEvents]unix.EpollEvent
+	fd     int  // the epoll instance
+	wakefd int  // an eventfd in the set: writing to it ends a wait
+	edge   bool // connections are registered with EPOLLET
+	events [maxEvents]unix.EpollEvent
 }
 
 // newPoller creates an epoll instance with an eventfd registered in it.
@@ -57,7 +46,7 @@ func newPoller(edge bool) (*poller, error) {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("eventfd", err)
 	}
-	p := &poller{fd: fd, wakefd: wfd, edge: edge, hold: holdFor}
+	p := &poller{fd: fd, wakefd: wfd, edge: edge}
 	// The eventfd is level-triggered: it reports until the loop reads it, so
 	// a wake that lands while the loop is busy is not lost.
 	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, unix.EPOLLIN); err != nil {
@@ -121,50 +110,32 @@ func (p *poller) remove(fd int) error {
 }
 
 // wait fills p.events and returns how many it holds; msec < 0 waits without
-// a deadline. It waits in up to three steps, and the split is the point:
+// a deadline. It waits in two steps, and the split is the point:
 //
 //  1. a raw epoll_wait (RawSyscall6) with a timeout of 0, which only polls.
 //     Under load there is nearly always an event pending, and a raw call
 //     skips the runtime's entersyscall/exitsyscall: the P stays with this
 //     thread, as it may for a call that cannot block.
-//  2. if that found nothing and the loop is busy (holding: its last gaps
-//     were shorter than hold), a raw epoll_pwait2 that sleeps at most hold,
-//     still keeping the P. A loop that runs dry between a client's bursts
-//     is woken again within microseconds, and a short gap is not worth the
-//     runtime's hand-off: after a tick (20 µs or more) in an ordinary
-//     blocking call, sysmon takes the P away when no other P is idle (one
-//     loop pinned to one CPU), the loop must take a P back when it wakes,
-//     and sysmon, woken by that, polls every 20 µs while it keeps happening.
-//     A loop that is not busy does not hold: its gaps outlast any hold, so
-//     holding would add a wait to every request and keep sysmon awake.
-//     The hold is short so that nothing else waits long for this P, and a
-//     signal ends it (the runtime's preemption, or a stop for the garbage
-//     collector): wait then returns no events, so that the loop's next
-//     function call lets the runtime in. A hold that never yields would be
-//     signalled again and again, since a raw call gives the runtime no
-//     place to preempt it.
-//  3. only when step 2 found nothing, the ordinary Syscall6 with the real
+//  2. only if that found nothing, the ordinary Syscall6 with the real
 //     timeout, which tells the runtime the thread may block for long: sysmon
 //     hands the P to other goroutines, and the garbage collector need not
 //     wait for the loop.
+//
+// Sleeping in a raw wait instead, keeping the P so that sysmon has nothing
+// to take, was measured twice and dropped (docs/performance.md). Up to 1 ms
+// on every wait saved nothing under load and tripled the CPU per request at
+// light load: a raw call gives the runtime no point at which to preempt, so
+// sysmon signalled the loop on every tick. Up to 200 µs, only while the loop
+// was busy and returning on EINTR, cut 6 to 14% at pipeline 16 under wrk but
+// added a third to every request of a single connection: on this machine a
+// CPU left truly idle (sysmon calm) is dear to wake, and the woken thread
+// pays for it.
 func (p *poller) wait(msec int) (int, error) {
 	ptr := uintptr(unsafe.Pointer(&p.events[0]))
 	for {
 		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, 0, 0, 0)
-		if errno == 0 && r == 0 && msec != 0 && p.holding {
-			r, errno = p.holdWait(ptr, msec)
-			if errno == unix.EINTR {
-				return 0, nil // see 2. above: let the runtime preempt the loop
-			}
-			// A gap longer than the hold: the loop is not that busy, and
-			// holding again would only add a wait to every request.
-			p.holding = r > 0
-		}
 		if errno == 0 && r == 0 && msec != 0 {
-			start := time.Now()
 			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(msec), 0, 0)
-			// A short block means a busy loop again: hold next time.
-			p.holding = p.hold > 0 && r > 0 && time.Since(start) < p.hold
 		}
 		switch errno {
 		case 0:
@@ -177,23 +148,6 @@ func (p *poller) wait(msec int) (int, error) {
 			return 0, os.NewSyscallError("epoll_wait", errno)
 		}
 	}
-}
-
-// holdWait is step 2 of wait: a raw epoll_pwait2 for at most p.hold, or
-// msec when that is sooner. A kernel without epoll_pwait2 (before Linux
-// 5.11) turns the hold off for good, and the loop blocks as in step 3.
-func (p *poller) holdWait(ptr uintptr, msec int) (uintptr, unix.Errno) {
-	d := p.hold
-	if msec > 0 {
-		d = min(d, time.Duration(msec)*time.Millisecond)
-	}
-	p.ts = unix.NsecToTimespec(int64(d))
-	r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT2, uintptr(p.fd), ptr, maxEvents, uintptr(unsafe.Pointer(&p.ts)), 0, 0)
-	if errno == unix.ENOSYS {
-		p.hold = 0
-		return 0, 0
-	}
-	return r, errno
 }
 
 // event returns the fd and readiness of the i-th event of the last wait.
