@@ -221,11 +221,8 @@ func (n *noter) waitNote(c Call) string {
 		}
 	}
 	who := "the loop"
-	switch {
-	case poll:
+	if poll {
 		who = "the loop's non-blocking poll"
-	case c.Name == "epoll_pwait2":
-		who = "the loop's short hold (a raw wait that keeps its P)"
 	}
 	if netpoll {
 		who = "netpoll"
