@@ -120,8 +120,8 @@ func (p *poller) remove(fd int) error {
 //     If it finds nothing, the loop yields once (runtime.Gosched) and polls
 //     again, as gnet's poller does before it blocks. With one connection
 //     whose client answers at once, this took the built-in load from about
-//     20k to 34k requests per second at 7% less CPU per request (and 1.23M
-//     to 2.05M at pipeline 16): the next request is usually in by then, and
+//     20k to 34k requests per second at 7% less CPU per request (307k to
+//     510k at pipeline 16): the next request is usually in by then, and
 //     the sleep, the wake-up and the runtime's hand-off are not paid. With
 //     100 connections it changed nothing; at light load it adds a yield and
 //     a system call to waits that then block.
