@@ -2,7 +2,6 @@ package epoll
 
 import (
 	"os"
-	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -117,14 +116,6 @@ func (p *poller) remove(fd int) error {
 //     Under load there is nearly always an event pending, and a raw call
 //     skips the runtime's entersyscall/exitsyscall: the P stays with this
 //     thread, as it may for a call that cannot block.
-//     If it finds nothing, the loop yields once (runtime.Gosched) and polls
-//     again, as gnet's poller does before it blocks. With one connection
-//     whose client answers at once, this took the built-in load from about
-//     20k to 34k requests per second at 7% less CPU per request (307k to
-//     510k at pipeline 16): the next request is usually in by then, and
-//     the sleep, the wake-up and the runtime's hand-off are not paid. With
-//     100 connections it changed nothing; at light load it adds a yield and
-//     a system call to waits that then block.
 //  2. only if that found nothing, the ordinary Syscall6 with the real
 //     timeout, which tells the runtime the thread may block for long: sysmon
 //     hands the P to other goroutines, and the garbage collector need not
@@ -138,16 +129,13 @@ func (p *poller) remove(fd int) error {
 // was busy and returning on EINTR, cut 6 to 14% at pipeline 16 under wrk but
 // added a third to every request of a single connection: on this machine a
 // CPU left truly idle (sysmon calm) is dear to wake, and the woken thread
-// pays for it.
+// pays for it. Yielding once (runtime.Gosched) before blocking, as gnet's
+// poller does, helped a single connection on one P and cost twice the CPU
+// per request with two Ps, where each yield wakes a thread to look for work.
 func (p *poller) wait(msec int) (int, error) {
 	ptr := uintptr(unsafe.Pointer(&p.events[0]))
 	for {
 		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, 0, 0, 0)
-		if errno == 0 && r == 0 && msec != 0 {
-			// Yield once and poll again before blocking (step 1 above).
-			runtime.Gosched()
-			r, _, errno = unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, 0, 0, 0)
-		}
 		if errno == 0 && r == 0 && msec != 0 {
 			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(msec), 0, 0)
 		}
