@@ -1,10 +1,10 @@
 package conformance
 
 import (
-	"os"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 // leakSettle is how long a subtest's cleanup waits for file descriptors and
@@ -17,36 +17,5 @@ const leakSettle = 3 * time.Second
 // server's shutdown), fails t unless both are back to at most those counts.
 func watchLeaks(t *testing.T) {
 	t.Helper()
-	fds0, gs0 := countFDs(t), runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(leakSettle)
-		for {
-			fds, gs := countFDs(t), runtime.NumGoroutine()
-			if fds <= fds0 && gs <= gs0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 64<<10)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("leak after shutdown: open fds %d -> %d, goroutines %d -> %d\n%s", fds0, fds, gs0, gs, buf)
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-}
-
-// countFDs counts the entries of /proc/self/fd.
-func countFDs(t *testing.T) int {
-	t.Helper()
-	d, err := os.Open("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("count fds: %v", err)
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		t.Fatalf("count fds: %v", err)
-	}
-	return len(names)
+	testnet.NoLeaksWithin(t, leakSettle)
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/readinesslab/readiness/compare/proc"
 )
 
 // Dial connects to addr, closing the connection when the test ends.
@@ -111,11 +113,11 @@ func readOnce(c net.Conn, d time.Duration) (int, []byte, error) {
 // CountFDs is the number of fds this process has open.
 func CountFDs(t testing.TB) int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
+	n, err := proc.FDs(os.Getpid())
 	if err != nil {
-		t.Fatalf("read /proc/self/fd: %v", err)
+		t.Fatalf("count this process's fds: %v", err)
 	}
-	return len(entries)
+	return n
 }
 
 // NoLeaks checks, when the test ends (after the Cleanups registered later,
@@ -123,9 +125,16 @@ func CountFDs(t testing.TB) int {
 // counts come back, within 5 s, to where they are now.
 func NoLeaks(t testing.TB) {
 	t.Helper()
+	NoLeaksWithin(t, 5*time.Second)
+}
+
+// NoLeaksWithin is NoLeaks with settle as the time the counts have to come
+// back.
+func NoLeaksWithin(t testing.TB, settle time.Duration) {
+	t.Helper()
 	fds, gs := CountFDs(t), runtime.NumGoroutine()
 	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(settle)
 		for {
 			f, g := CountFDs(t), runtime.NumGoroutine()
 			if f <= fds && g <= gs {
