@@ -1,12 +1,10 @@
 package epoll
 
 import (
-	"context"
 	"net"
 	"runtime"
 	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/readinesslab/readiness/internal/proto"
@@ -31,16 +29,7 @@ func benchMatrix(b *testing.B, trigger string) {
 	testnet.BenchServe(b, func(b *testing.B) string {
 		cfg := testConfig()
 		cfg.Trigger = trigger
-		s, err := Start(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			s.Shutdown(ctx)
-		})
-		return s.Addr()
+		return testnet.Start(b, Start, cfg).Addr()
 	})
 }
 

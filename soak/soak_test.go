@@ -16,6 +16,7 @@ import (
 
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
+	"github.com/readinesslab/readiness/internal/testnet"
 	"github.com/readinesslab/readiness/stdserver"
 )
 
@@ -26,18 +27,7 @@ func startStd(t *testing.T, idle, header time.Duration) string {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Loops = 2
 	cfg.IdleTimeout, cfg.HeaderTimeout = idle, header
-	s, err := stdserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return s.Addr()
+	return testnet.Start(t, stdserver.Start, cfg).Addr()
 }
 
 // shortConfig is a soak of a second and a half against a server with

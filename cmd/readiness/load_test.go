@@ -10,22 +10,14 @@ import (
 	"time"
 
 	"github.com/readinesslab/readiness/internal/serve"
+	"github.com/readinesslab/readiness/internal/testnet"
 	"github.com/readinesslab/readiness/stdserver"
 )
 
 // loadServer starts the std server on 127.0.0.1:0 for one test.
 func loadServer(t *testing.T) string {
 	t.Helper()
-	s, err := stdserver.Start(serve.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s.Addr()
+	return testnet.Start(t, stdserver.Start, serve.Config{Addr: "127.0.0.1:0"}).Addr()
 }
 
 // loadRun runs `readiness load args...` in-process, bounded in time.
