@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/readinesslab/readiness/compare/proc"
+	"github.com/readinesslab/readiness/internal/proc"
 )
 
 // ParseCPUs reads a CPU list in the kernel's notation ("0-3,6"), as

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/readinesslab/readiness/experiment"
+	"github.com/readinesslab/readiness/internal/host"
 )
 
 // Machine describes where and how the figures were taken.
@@ -44,7 +44,7 @@ type Machine struct {
 
 // describeMachine fills what can be read from the system.
 func describeMachine(start time.Time) Machine {
-	here := experiment.ThisMachine()
+	here := host.ThisMachine()
 	m := Machine{
 		CPUs:         here.CPUs,
 		CPUModel:     here.CPUModel,

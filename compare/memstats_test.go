@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/readinesslab/readiness/experiment"
+	"github.com/readinesslab/readiness/internal/child"
 )
 
 func TestMemStatsRoundTrip(t *testing.T) {
@@ -32,7 +32,7 @@ func TestLinesSplitsStderr(t *testing.T) {
 	text := "starting\nmemstats mallocs=1 frees=0 total_alloc=16 num_gc=0\nsomething went wrong\nmemstats mallocs=5 frees=1 total_alloc=80 num_gc=1\nlast"
 	for cut := range len(text) {
 		ch := make(chan MemStats, 4)
-		rest := &experiment.SyncBuffer{}
+		rest := &child.SyncBuffer{}
 		l := &lines{memStats: ch, rest: rest}
 		l.Write([]byte(text[:cut]))
 		l.Write([]byte(text[cut:]))

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/readinesslab/readiness/compare/perf"
-	"github.com/readinesslab/readiness/compare/proc"
+	"github.com/readinesslab/readiness/internal/proc"
 )
 
 // Usage is what the server process used over one measured window.

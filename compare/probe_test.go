@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/readinesslab/readiness/compare/perf"
-	"github.com/readinesslab/readiness/compare/proc"
 	"github.com/readinesslab/readiness/compare/wrk"
+	"github.com/readinesslab/readiness/internal/proc"
 )
 
 // With perf missing from PATH, the probe still measures /proc, leaves the

@@ -10,8 +10,8 @@ import (
 
 	"github.com/readinesslab/readiness/compare/load"
 	"github.com/readinesslab/readiness/compare/perf"
-	"github.com/readinesslab/readiness/compare/proc"
 	"github.com/readinesslab/readiness/compare/wrk"
+	"github.com/readinesslab/readiness/internal/proc"
 )
 
 // ErrCellsFailed is returned (wrapped, with the results) when some cells

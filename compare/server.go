@@ -9,13 +9,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/readinesslab/readiness/experiment"
+	"github.com/readinesslab/readiness/internal/child"
 )
 
 // server is one model running as a child process, with the channel its
 // answers to SIGUSR1 arrive on.
 type server struct {
-	*experiment.Server
+	*child.Server
 	model string
 	mem   chan MemStats // the server's answers to SIGUSR1, from its stderr
 }
@@ -25,7 +25,7 @@ type server struct {
 // with the process id as soon as the process runs.
 func startServer(ctx context.Context, binary, model string, loops int, cpus []int, started func(pid int)) (*server, error) {
 	s := &server{model: model, mem: make(chan MemStats, 4)}
-	child, err := experiment.Start(ctx, binary, []string{model, "-loops", strconv.Itoa(loops)}, experiment.Options{
+	child, err := child.Start(ctx, binary, []string{model, "-loops", strconv.Itoa(loops)}, child.Options{
 		// The memstats lines are answers, not news for an error message.
 		Stderr: func(tail io.Writer) io.Writer { return &lines{memStats: s.mem, rest: tail} },
 		// The child starts on a thread pinned to cpus, so it runs nowhere

@@ -12,7 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/readinesslab/readiness/compare/proc"
+	"github.com/readinesslab/readiness/internal/child"
+	"github.com/readinesslab/readiness/internal/proc"
 	"github.com/readinesslab/readiness/internal/proto"
 )
 
@@ -96,7 +97,7 @@ func idleOnce(cfg IdleConfig, k int, t IdleTarget) (row IdleRow, err error) {
 	row = IdleRow{Server: t.Name, Conns: cfg.Conns}
 	args := append(append([]string(nil), t.Args...),
 		"-idle-timeout", "0", "-header-timeout", "0", "-max-conns", fmt.Sprint(cfg.Conns+cfg.Warmup+64))
-	s, err := Start(context.Background(), cfg.Exe, args, Options{})
+	s, err := child.Start(context.Background(), cfg.Exe, args, child.Options{})
 	if err != nil {
 		return row, err
 	}

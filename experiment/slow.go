@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/readinesslab/readiness/internal/child"
 	"github.com/readinesslab/readiness/internal/proto"
 )
 
@@ -54,7 +55,7 @@ func Slow(exe string, delay time.Duration, targets []SlowTarget) ([]SlowRow, err
 }
 
 func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time.Duration, err error) {
-	s, err := Start(context.Background(), exe, append(append([]string(nil), t.Args...), "-delay", delay.String()), Options{})
+	s, err := child.Start(context.Background(), exe, append(append([]string(nil), t.Args...), "-delay", delay.String()), child.Options{})
 	if err != nil {
 		return 0, 0, err
 	}

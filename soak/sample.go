@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/readinesslab/readiness/compare/proc"
+	"github.com/readinesslab/readiness/internal/proc"
 )
 
 // reading is one look at a server process: the curve's sample plus its CPU

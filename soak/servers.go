@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/readinesslab/readiness/experiment"
+	"github.com/readinesslab/readiness/internal/child"
 )
 
 // Servers are the models under soak, each running as its own child
@@ -13,7 +13,7 @@ import (
 // read from /proc is that server's alone.
 type Servers struct {
 	names []string
-	procs []*experiment.Server
+	procs []*child.Server
 }
 
 // StartServers starts one server per model with the extra serve flags
@@ -22,7 +22,7 @@ func StartServers(exe string, models []string, idleTimeout, headerTimeout time.D
 	s := &Servers{}
 	for _, m := range models {
 		full := append([]string{m, "-idle-timeout", idleTimeout.String(), "-header-timeout", headerTimeout.String()}, args...)
-		p, err := experiment.Start(context.Background(), exe, full, experiment.Options{})
+		p, err := child.Start(context.Background(), exe, full, child.Options{})
 		if err != nil {
 			s.Stop()
 			return nil, fmt.Errorf("start %s: %w", m, err)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/readinesslab/readiness/experiment"
+	"github.com/readinesslab/readiness/internal/child"
 	"github.com/readinesslab/readiness/internal/proto"
 )
 
@@ -66,7 +66,7 @@ func Run(ctx context.Context, o Options) (*Sequence, error) {
 		defer os.RemoveAll(dir)
 		output = filepath.Join(dir, "strace.out")
 	}
-	srv, err := experiment.Start(ctx, o.Exe, o.Args, experiment.Options{
+	srv, err := child.Start(ctx, o.Exe, o.Args, child.Options{
 		Prefix: append([]string{strace}, StraceArgs(output)...),
 		Find:   childPID,
 	})

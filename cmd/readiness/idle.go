@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/readinesslab/readiness/experiment"
+	"github.com/readinesslab/readiness/internal/host"
 )
 
 func init() {
@@ -96,10 +97,10 @@ func runIdle(args []string) int {
 	switch {
 	case *asJSON:
 		out := struct {
-			Machine experiment.Machine   `json:"machine"`
+			Machine host.Machine         `json:"machine"`
 			Command string               `json:"command"`
 			Rows    []experiment.IdleRow `json:"rows"`
-		}{experiment.ThisMachine(), command, rows}
+		}{host.ThisMachine(), command, rows}
 		return printJSON("idle", out)
 	case *markdown:
 		docHeader(os.Stdout, "What an idle connection costs", command)

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/readinesslab/readiness/experiment"
+	"github.com/readinesslab/readiness/internal/child"
 	"github.com/readinesslab/readiness/internal/proto"
 )
 
@@ -65,7 +65,7 @@ type process struct {
 	cmd    *exec.Cmd
 	line   string // the first line on stdout
 	addr   string // the address that line names
-	stderr *experiment.SyncBuffer
+	stderr *child.SyncBuffer
 	exited chan struct{}
 	err    error // cmd.Wait's result, once exited is closed
 }
@@ -76,7 +76,7 @@ var listening = regexp.MustCompile(`^(\w+) listening on (\S+) \(loops=\d+ [^)]*\
 func startServe(t *testing.T, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(readinessBinary(t), append([]string{"serve"}, args...)...)
-	p := &process{cmd: cmd, stderr: &experiment.SyncBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: cmd, stderr: &child.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

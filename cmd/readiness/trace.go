@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/readinesslab/readiness/experiment"
+	"github.com/readinesslab/readiness/internal/host"
 	"github.com/readinesslab/readiness/trace"
 )
 
@@ -96,10 +96,10 @@ func runTrace(args []string) int {
 	switch {
 	case *asJSON:
 		out := struct {
-			Machine experiment.Machine `json:"machine"`
-			Command string             `json:"command"`
-			Models  []*trace.Sequence  `json:"models"`
-		}{experiment.ThisMachine(), command, seqs}
+			Machine host.Machine      `json:"machine"`
+			Command string            `json:"command"`
+			Models  []*trace.Sequence `json:"models"`
+		}{host.ThisMachine(), command, seqs}
 		if code := printJSON("trace", out); code != 0 {
 			return code
 		}

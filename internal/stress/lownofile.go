@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/readinesslab/readiness/compare/proc"
 	"github.com/readinesslab/readiness/internal/conformance"
+	"github.com/readinesslab/readiness/internal/proc"
 	"github.com/readinesslab/readiness/internal/proto"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/readinesslab/readiness/compare/proc"
+	"github.com/readinesslab/readiness/internal/proc"
 )
 
 // The server runs in the test's own process, so the process's descriptors

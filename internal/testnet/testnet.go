@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/readinesslab/readiness/compare/proc"
+	"github.com/readinesslab/readiness/internal/proc"
 )
 
 // Dial connects to addr, closing the connection when the test ends.

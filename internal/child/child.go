@@ -1,4 +1,7 @@
-package experiment
+// Package child starts a readiness server as a child process (`readiness serve
+// MODEL ...`), waits for its listening line and stops it: the one starter used by
+// compare, soak, trace, journey and the experiments.
+package child
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package experiment
+package child
 
 import (
 	"context"

@@ -1,4 +1,5 @@
-package experiment
+// Package host describes the machine a figure was measured on.
+package host
 
 import (
 	"fmt"
