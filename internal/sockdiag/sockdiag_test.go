@@ -57,10 +57,12 @@ func TestLookup(t *testing.T) {
 	}
 	defer s.Close()
 	queued(srv, listening, 1)
+	accepted := netip.MustParseAddrPort(s.RemoteAddr().String())
+	queued(srv, accepted, 10) // accepted, not read
 	if _, err := io.ReadFull(s, make([]byte, 10)); err != nil {
 		t.Fatal(err)
 	}
-	queued(srv, netip.MustParseAddrPort(s.RemoteAddr().String()), 0)
+	queued(srv, accepted, 0)
 	queued(srv, peers[1], 10) // still in the backlog, still unread
 	// No connection from port 1: the lookup lands on the listener.
 	if s, err := Lookup(srv, netip.MustParseAddrPort("127.0.0.1:1")); err != nil || s.State != Listen {
