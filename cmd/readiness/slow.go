@@ -71,7 +71,9 @@ func runSlow(args []string) int {
 		}
 		fmt.Printf("Each row's explanation is chosen from what was measured: a second response a\n" +
 			"whole delay after the first means one after the other; both within about one\n" +
-			"delay means the waits overlapped.\n\nFlags:\n")
+			"delay means the waits overlapped. Half-way through the first delay the kernel\n" +
+			"is asked (sock_diag, as ss does) where the requests wait: the listener's\n" +
+			"Recv-Q (connections not yet accepted) and each connection's unread bytes.\n\nFlags:\n")
 		fs.SetOutput(os.Stdout)
 		fs.PrintDefaults()
 		return 0
