@@ -59,10 +59,15 @@ var shapes = map[string][]string{
 		"the parked goroutine runs again", "M: goroutines"},
 	"trace-std-delay.md": {"## std", "netpollBreak: wakes the thread blocked in epoll_pwait", "drains the eventfd"},
 	"slow-results.md": {"| server | first_s | second_s | why |", "| std -serial |", "| std |", "| epoll block |",
-		"| epoll timer |", "| gnet block |", "| gnet timer |"},
-	"slow-8s-results.md":  {"| server | first_s | second_s | why |", "the handler takes 8s", "| gnet timer |"},
-	"idle-results.md":     {"| server | conns | ok | rss_before | rss_after | bytes_per_conn | threads | open_s |", "| epoll |", "| gnet |", "| std |"},
-	"idle-18k-results.md": {"| server | conns | ok |", "| epoll | 18000 |", "| gnet | 18000 |", "| std | 18000 |"},
+		"| epoll timer |", "| gnet block |", "| gnet timer |",
+		"## Where the requests wait", "| server | at_s | listener_recv_q | conn1_unread | conn2_unread |", "| std -serial | "},
+	"slow-8s-results.md": {"| server | first_s | second_s | why |", "the handler takes 8s", "| gnet timer |",
+		"## Where the requests wait", "| server | at_s | listener_recv_q | conn1_unread | conn2_unread |"},
+	"idle-results.md": {"| server | conns | ok | rss_before | rss_after | bytes_per_conn | threads | open_s |", "| epoll |", "| gnet |", "| std |",
+		"## The kernel's objects", "| server | TCP (", "sock_inode_cache (", "eventpoll_epi (", "kernel_bytes_per_conn |",
+		"## The whole cost per idle connection", "| server | process_bytes_per_conn | kernel_bytes_per_conn (server's end) | total_bytes_per_conn |"},
+	"idle-18k-results.md": {"| server | conns | ok |", "| epoll | 18000 |", "| gnet | 18000 |", "| std | 18000 |",
+		"## The kernel's objects", "## The whole cost per idle connection"},
 }
 
 // TestCapturesHaveTheirShape checks every generated file: doc.go has a

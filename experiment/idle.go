@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,7 +55,24 @@ type IdleRow struct {
 	ThreadsBefore int     `json:"threads_before"`
 	ThreadsAfter  int     `json:"threads_after"`
 	OpenSeconds   float64 `json:"open_s"` // time to open and serve Conns connections
+
+	// The kernel's side, from /proc/slabinfo read with each RSS reading;
+	// nil, with KernelNote saying why, where it cannot be read.
+	Kernel []KernelObjects `json:"kernel"`
+	// KernelBytesPerConn is what the caches gained per connection: both
+	// ends of each loopback connection, and whatever else the machine
+	// allocated meanwhile.
+	KernelBytesPerConn *float64 `json:"kernel_bytes_per_conn"`
+	// ServerKernelBytesPerConn is the server's end alone (see serverBytes).
+	ServerKernelBytesPerConn *float64 `json:"server_kernel_bytes_per_conn"`
+	// TotalBytesPerConn is BytesPerConn plus ServerKernelBytesPerConn: what
+	// one idle connection costs the server's machine.
+	TotalBytesPerConn *float64 `json:"total_bytes_per_conn"`
+	KernelNote        string   `json:"kernel_note,omitempty"`
 }
+
+// sysSlab is where SLUB shows which caches were merged.
+const sysSlab = "/sys/kernel/slab"
 
 func (c *IdleConfig) defaults() {
 	if c.Warmup <= 0 {
@@ -72,9 +90,10 @@ func (c *IdleConfig) defaults() {
 }
 
 // Idle measures each target in turn: start it, open Warmup connections,
-// read its RSS, open Conns more idle keep-alive connections (one request
-// each), read its RSS again; the growth divided by Conns is the cost of one
-// idle connection. The server is stopped before the client closes, so the
+// read its RSS and /proc/slabinfo, open Conns more idle keep-alive
+// connections (one request each), read both again; the growth divided by
+// Conns is the cost of one idle connection to the process, and to the
+// kernel. The server is stopped before the client closes, so the
 // TIME_WAIT states land on the server's side and the client's ports are
 // free for the next target.
 func Idle(cfg IdleConfig, targets []IdleTarget) ([]IdleRow, error) {
@@ -118,6 +137,7 @@ func idleOnce(cfg IdleConfig, k int, t IdleTarget) (row IdleRow, err error) {
 	if err != nil {
 		return row, err
 	}
+	slabBefore, slabErr := slabSnapshot()
 	progress := func(n int) {
 		if cfg.Progress != nil {
 			cfg.Progress(t.Name, n, cfg.Conns)
@@ -135,9 +155,25 @@ func idleOnce(cfg IdleConfig, k int, t IdleTarget) (row IdleRow, err error) {
 	if err != nil {
 		return row, err
 	}
+	slabAfter, err := slabSnapshot()
+	if slabErr == nil {
+		slabErr = err
+	}
 	row.RSSBefore, row.RSSAfter = int64(before.RSS), int64(after.RSS)
 	row.ThreadsBefore, row.ThreadsAfter = before.Threads, after.Threads
 	row.BytesPerConn = float64(row.RSSAfter-row.RSSBefore) / float64(cfg.Conns)
+	if slabErr != nil {
+		row.KernelNote = fmt.Sprintf("kernel objects not counted: %v (/proc/slabinfo is readable by root only)", slabErr)
+		return row, nil
+	}
+	row.Kernel = kernelDelta(sysSlab, slabBefore, slabAfter, cfg.Conns)
+	if len(row.Kernel) == 0 {
+		row.KernelNote = "kernel objects not counted: /proc/slabinfo lists none of " + strings.Join(ConnCaches, ", ")
+		return row, nil
+	}
+	both, server := kernelBytes(row.Kernel, cfg.Conns), serverBytes(row.Kernel)
+	total := row.BytesPerConn + server
+	row.KernelBytesPerConn, row.ServerKernelBytesPerConn, row.TotalBytesPerConn = &both, &server, &total
 	return row, nil
 }
 

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/readinesslab/readiness/internal/child"
 	"github.com/readinesslab/readiness/internal/proto"
+	"github.com/readinesslab/readiness/internal/sockdiag"
 )
 
 // SlowTarget is one server of the slow-handler experiment.
@@ -29,6 +31,23 @@ type SlowRow struct {
 	First  float64 `json:"first_s"`
 	Second float64 `json:"second_s"`
 	Why    string  `json:"why"`
+	// Queues is where the requests were half-way through the first
+	// response's delay; nil, with QueuesNote saying why, if the kernel
+	// could not be asked.
+	Queues     *SlowQueues `json:"queues"`
+	QueuesNote string      `json:"queues_note,omitempty"`
+}
+
+// SlowQueues is the kernel's view of the experiment's sockets at one
+// moment, read through sock_diag as ss would show it.
+type SlowQueues struct {
+	At float64 `json:"at_s"` // seconds after the send
+	// Backlog is the listener's Recv-Q: connections the kernel completed
+	// that the server has not accepted.
+	Backlog uint32 `json:"listener_recv_q"`
+	// Unread is the Recv-Q of the server's end of each connection, in the
+	// order they were opened: request bytes the server has not read.
+	Unread [2]uint32 `json:"unread_bytes"`
 }
 
 // SlowRequest closes the connection after its response, so the serial
@@ -40,24 +59,35 @@ const SlowRequest = "GET /slow HTTP/1.1\r\nHost: slow\r\nConnection: close\r\n\r
 func Slow(exe string, delay time.Duration, targets []SlowTarget) ([]SlowRow, error) {
 	var rows []SlowRow
 	for _, t := range targets {
-		first, second, err := slowOnce(exe, delay, t)
+		first, second, q, err := slowOnce(exe, delay, t)
 		if err != nil {
 			return rows, fmt.Errorf("%s: %w", t.Name, err)
 		}
-		rows = append(rows, SlowRow{
+		row := SlowRow{
 			Server: t.Name,
 			First:  first.Seconds(),
 			Second: second.Seconds(),
 			Why:    Why(first, second, delay, t),
-		})
+			Queues: q.SlowQueues,
+		}
+		if q.err != nil {
+			row.QueuesNote = fmt.Sprintf("sock_diag: %v", q.err)
+		}
+		rows = append(rows, row)
 	}
 	return rows, nil
 }
 
-func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time.Duration, err error) {
+// queueReading is a SlowQueues, or why there is none.
+type queueReading struct {
+	*SlowQueues
+	err error
+}
+
+func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time.Duration, q queueReading, err error) {
 	s, err := child.Start(context.Background(), exe, append(append([]string(nil), t.Args...), "-delay", delay.String()), child.Options{})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, q, err
 	}
 	defer func() {
 		if stopErr := s.Stop(); err == nil {
@@ -70,7 +100,7 @@ func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time
 	for i := range conns {
 		c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, q, err
 		}
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(2*delay + 10*time.Second))
@@ -100,13 +130,52 @@ func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time
 			errs[i] = err
 		}()
 	}
+	// Half-way through the first response's delay, every request has
+	// arrived and none is answered: where each one waits is the row's
+	// explanation, seen from the kernel.
+	time.Sleep(delay / 2)
+	q.SlowQueues, q.err = readQueues(s.Addr, conns)
+	if q.SlowQueues != nil {
+		q.At = time.Since(start).Seconds()
+	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, q, err
 		}
 	}
-	return min(took[0], took[1]), max(took[0], took[1]), nil
+	return min(took[0], took[1]), max(took[0], took[1]), q, nil
+}
+
+// readQueues reads the listener's accept queue and the server's end of
+// each connection.
+func readQueues(addr string, conns [2]net.Conn) (*SlowQueues, error) {
+	srv, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := sockdiag.Lookup(srv, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
+	if err != nil {
+		return nil, err
+	}
+	q := &SlowQueues{Backlog: ln.RecvQ}
+	for i, c := range conns {
+		peer, err := netip.ParseAddrPort(c.LocalAddr().String())
+		if err != nil {
+			return nil, err
+		}
+		s, err := sockdiag.Lookup(srv, peer)
+		if err != nil {
+			return nil, err
+		}
+		if s.State == sockdiag.Listen {
+			// The lookup fell through to the listener: the server's end of
+			// this connection is gone.
+			return nil, fmt.Errorf("no server socket for %v", peer)
+		}
+		q.Unread[i] = s.RecvQ
+	}
+	return q, nil
 }
 
 // Why reads the measurement: the second response a whole delay after the

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register(command{name: "idle", summary: "what an idle keep-alive connection costs each server: RSS per connection and threads", run: runIdle})
+	register(command{name: "idle", summary: "what an idle keep-alive connection costs each server: RSS, kernel objects and threads per connection", run: runIdle})
 }
 
 func idleUsage(w io.Writer, fs *flag.FlagSet) {
@@ -26,9 +26,18 @@ opens -warmup connections and reads the server's RSS (VmRSS in
 /proc/PID/status), then opens -conns more keep-alive connections, each sending
 one request and reading its 200 before going idle, and reads the RSS again.
 The growth divided by -conns is what one idle connection costs the server's
-process (socket buffers live in the kernel and are not counted). Threads are
-read from the same file. The warm-up keeps one-time costs (first buffers,
-first goroutine stacks, the first heap growth) out of the per-connection figure.
+process. Threads are read from the same file. The warm-up keeps one-time costs
+(first buffers, first goroutine stacks, the first heap growth) out of the
+per-connection figure.
+
+The kernel's objects are counted from /proc/slabinfo (root), read with each
+RSS reading: the active objects that the caches of a connection's end (TCP,
+TCPv6, sock_inode_cache, filp, dentry, eventpoll_epi, eventpoll_pwq) gained,
+per connection, for both ends of each loopback connection. The server's end is
+one object of each cache (TCPv6 aside, the sockets being IPv4); added to the
+process's share it gives the whole cost of one idle connection to the server's
+machine. Caches that SLUB merged with others are counted in their shared row,
+and the output says which.
 
 The open-file limit is raised for this process and the servers (as root, the
 hard limit too); connections come from 127.0.N.2, .3, ... with at most
@@ -106,9 +115,13 @@ func runIdle(args []string) int {
 		docHeader(os.Stdout, "What an idle connection costs", command)
 		fmt.Printf("%d idle keep-alive connections per server, after a warm-up of %d; RSS from /proc/PID/status.\n\n", *conns, *warmup)
 		writeIdleTable(os.Stdout, rows, true)
+		fmt.Printf("\n## The kernel's objects\n\n")
+		writeKernelTables(os.Stdout, rows, true)
 	default:
 		fmt.Printf("%d idle keep-alive connections per server, after a warm-up of %d; RSS from /proc/PID/status\n\n", *conns, *warmup)
 		writeIdleTable(os.Stdout, rows, false)
+		fmt.Println()
+		writeKernelTables(os.Stdout, rows, false)
 	}
 	return 0
 }
@@ -123,15 +136,104 @@ func writeIdleTable(w io.Writer, rows []experiment.IdleRow, markdown bool) {
 			fmt.Sprintf("%d -> %d", r.ThreadsBefore, r.ThreadsAfter), fmt.Sprintf("%.1f", r.OpenSeconds),
 		})
 	}
-	for i, c := range cells {
-		if markdown {
-			fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
-			if i == 0 {
-				fmt.Fprintf(w, "|%s\n", strings.Repeat(" --- |", len(c)))
-			}
-			continue
-		}
+	if markdown {
+		writeMarkdownTable(w, cells)
+		return
+	}
+	for _, c := range cells {
 		fmt.Fprintf(w, "%-8s %7s %7s %11s %11s %15s %9s %7s\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+	}
+}
+
+// writeKernelTables prints what the kernel's slab caches gained per
+// connection, then each model's whole cost per idle connection: its
+// process's share and the kernel's objects for the server's end.
+func writeKernelTables(w io.Writer, rows []experiment.IdleRow, markdown bool) {
+	var counted []experiment.IdleRow
+	for _, r := range rows {
+		if r.KernelNote != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.Server, r.KernelNote)
+		}
+		if r.TotalBytesPerConn != nil {
+			counted = append(counted, r)
+		}
+	}
+	if len(counted) == 0 {
+		return
+	}
+	caches := counted[0].Kernel
+	intro := "Active objects gained per connection in /proc/slabinfo, read with each RSS reading: both ends of each loopback connection, and whatever else the machine allocated meanwhile."
+	head := []string{"server"}
+	for _, k := range caches {
+		head = append(head, fmt.Sprintf("%s (%d B)", k.Cache, k.ObjSize))
+	}
+	head = append(head, "kernel_bytes_per_conn")
+	cells := [][]string{head}
+	for _, r := range counted {
+		c := []string{r.Server}
+		for _, k := range r.Kernel {
+			c = append(c, fmt.Sprintf("%.2f", k.PerConn))
+		}
+		cells = append(cells, append(c, fmt.Sprintf("%.0f", *r.KernelBytesPerConn)))
+	}
+	var merged []string
+	for _, k := range caches {
+		if len(k.MergedWith) > 0 {
+			merged = append(merged, fmt.Sprintf("%s is counted in the row %s, which it shares with %s", k.Cache, k.Row, strings.Join(k.MergedWith, ", ")))
+		}
+	}
+	server := *counted[0].ServerKernelBytesPerConn
+	totalsIntro := fmt.Sprintf("The server's end of one connection is one object of each cache but TCPv6 (a socket, its inode, an open file, its dentry, an epoll item and its wait-queue hook): %.0f bytes of kernel memory.", server)
+	totals := [][]string{{"server", "process_bytes_per_conn", "kernel_bytes_per_conn (server's end)", "total_bytes_per_conn", "total / " + counted[0].Server}}
+	for _, r := range counted {
+		totals = append(totals, []string{r.Server, fmt.Sprintf("%.0f", r.BytesPerConn), fmt.Sprintf("%.0f", *r.ServerKernelBytesPerConn),
+			fmt.Sprintf("%.0f", *r.TotalBytesPerConn), fmt.Sprintf("%.2f", *r.TotalBytesPerConn / *counted[0].TotalBytesPerConn)})
+	}
+	if markdown {
+		fmt.Fprintf(w, "%s\n\n", intro)
+		writeMarkdownTable(w, cells)
+		if len(merged) > 0 {
+			fmt.Fprintf(w, "\nMerged caches (SLUB): %s.\n", strings.Join(merged, "; "))
+		}
+		fmt.Fprintf(w, "\n## The whole cost per idle connection\n\n%s\n\n", totalsIntro)
+		writeMarkdownTable(w, totals)
+		return
+	}
+	fmt.Fprintf(w, "kernel objects gained per connection (both ends of each loopback connection):\n")
+	writeTextTable(w, cells)
+	if len(merged) > 0 {
+		fmt.Fprintf(w, "merged caches (SLUB): %s\n", strings.Join(merged, "; "))
+	}
+	fmt.Fprintf(w, "\n%s\n", totalsIntro)
+	writeTextTable(w, totals)
+}
+
+func writeMarkdownTable(w io.Writer, cells [][]string) {
+	for i, c := range cells {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
+		if i == 0 {
+			fmt.Fprintf(w, "|%s\n", strings.Repeat(" --- |", len(c)))
+		}
+	}
+}
+
+// writeTextTable aligns each column to its widest cell.
+func writeTextTable(w io.Writer, cells [][]string) {
+	width := make([]int, len(cells[0]))
+	for _, c := range cells {
+		for i, v := range c {
+			width[i] = max(width[i], len(v))
+		}
+	}
+	for _, c := range cells {
+		for i, v := range c {
+			if i == 0 {
+				fmt.Fprintf(w, "%-*s", width[i], v)
+				continue
+			}
+			fmt.Fprintf(w, "  %*s", width[i], v)
+		}
+		fmt.Fprintln(w)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,30 @@ func TestIdleStd(t *testing.T) {
 	}
 	if r.ThreadsBefore < 1 || r.ThreadsAfter < 1 {
 		t.Errorf("threads %d -> %d", r.ThreadsBefore, r.ThreadsAfter)
+	}
+	if _, err := os.ReadFile("/proc/slabinfo"); err != nil {
+		// Not root: the row must say why the kernel's side is missing.
+		if r.KernelNote == "" || r.TotalBytesPerConn != nil {
+			t.Errorf("slabinfo unreadable (%v) but the row has no note, or a total: %+v", err, r)
+		}
+		return
+	}
+	// The kernel's side: each cache named, the server's end at least a
+	// socket (TCP) and the total the process's share plus the kernel's.
+	if r.TotalBytesPerConn == nil || r.ServerKernelBytesPerConn == nil || r.KernelBytesPerConn == nil {
+		t.Fatalf("slabinfo readable, but no kernel figures: %+v", r)
+	}
+	var tcp *experiment.KernelObjects
+	for i, k := range r.Kernel {
+		if k.Cache == "TCP" {
+			tcp = &r.Kernel[i]
+		}
+	}
+	if tcp == nil || tcp.ObjSize < 1000 || *r.ServerKernelBytesPerConn < float64(tcp.ObjSize) {
+		t.Errorf("kernel objects %+v: want a TCP cache of a socket's size, counted in the server's end %v", r.Kernel, *r.ServerKernelBytesPerConn)
+	}
+	if got, want := *r.TotalBytesPerConn, r.BytesPerConn+*r.ServerKernelBytesPerConn; math.Abs(got-want) > 1e-6 {
+		t.Errorf("total %v, want process %v + kernel %v", got, r.BytesPerConn, *r.ServerKernelBytesPerConn)
 	}
 }
 

@@ -71,7 +71,9 @@ func runSlow(args []string) int {
 		}
 		fmt.Printf("Each row's explanation is chosen from what was measured: a second response a\n" +
 			"whole delay after the first means one after the other; both within about one\n" +
-			"delay means the waits overlapped.\n\nFlags:\n")
+			"delay means the waits overlapped. Half-way through the first delay the kernel\n" +
+			"is asked (sock_diag, as ss does) where the requests wait: the listener's\n" +
+			"Recv-Q (connections not yet accepted) and each connection's unread bytes.\n\nFlags:\n")
 		fs.SetOutput(os.Stdout)
 		fs.PrintDefaults()
 		return 0
@@ -114,6 +116,16 @@ func runSlow(args []string) int {
 		for _, r := range rows {
 			fmt.Printf("| %s | %.2f | %.2f | %s |\n", r.Server, r.First, r.Second, r.Why)
 		}
+		fmt.Printf("\n## Where the requests wait\n\n%s\n\n", queuesIntro)
+		fmt.Printf("| server | at_s | listener_recv_q | conn1_unread | conn2_unread |\n| --- | --- | --- | --- | --- |\n")
+		for _, r := range rows {
+			if q := r.Queues; q != nil {
+				fmt.Printf("| %s | %.2f | %d | %d | %d |\n", r.Server, q.At, q.Backlog, q.Unread[0], q.Unread[1])
+			} else {
+				fmt.Printf("| %s | - | - | - | - |\n", r.Server)
+			}
+		}
+		writeQueueNotes(os.Stdout, rows)
 	default:
 		fmt.Printf("two requests sent together on two connections; the handler takes %s\n\n", *delay)
 		fmt.Printf("%-14s %8s %9s\n", "server", "first_s", "second_s")
@@ -124,8 +136,29 @@ func runSlow(args []string) int {
 		for _, r := range rows {
 			fmt.Printf("%s: %s\n", r.Server, r.Why)
 		}
+		fmt.Printf("\n%s\n%-14s %6s %16s %13s %13s\n", queuesIntro, "server", "at_s", "listener_recv_q", "conn1_unread", "conn2_unread")
+		for _, r := range rows {
+			if q := r.Queues; q != nil {
+				fmt.Printf("%-14s %6.2f %16d %13d %13d\n", r.Server, q.At, q.Backlog, q.Unread[0], q.Unread[1])
+			}
+		}
+		writeQueueNotes(os.Stdout, rows)
 	}
 	return 0
+}
+
+// queuesIntro explains the queue readings.
+var queuesIntro = fmt.Sprintf("Half-way through the first response's delay, the kernel's queues (sock_diag, "+
+	"the Recv-Q of ss -ltn and ss -tn): the listener's counts connections completed and not accepted; "+
+	"each connection's counts the bytes of its %d-byte request that the server has not read.", len(experiment.SlowRequest))
+
+// writeQueueNotes says why a row has no queue reading.
+func writeQueueNotes(w io.Writer, rows []experiment.SlowRow) {
+	for _, r := range rows {
+		if r.QueuesNote != "" {
+			fmt.Fprintf(w, "%s: queues not read: %s\n", r.Server, r.QueuesNote)
+		}
+	}
 }
 
 // docHeader starts a Markdown capture: what it is, where it was measured,

@@ -41,6 +41,34 @@ func TestSlowPattern(t *testing.T) {
 		if oneAfterOther != strings.Contains(r.Why, "whole delay") {
 			t.Errorf("%s: why %q does not match the measurement", r.Server, r.Why)
 		}
+		checkQueues(t, r)
+	}
+}
+
+// checkQueues checks where the kernel held the requests half-way through
+// the first delay: the serial server leaves the second connection in the
+// listener's accept queue with its request unread; a blocked loop has
+// accepted both and left one request unread; the others have read both.
+func checkQueues(t *testing.T, r experiment.SlowRow) {
+	t.Helper()
+	q := r.Queues
+	if q == nil {
+		if r.QueuesNote == "" {
+			t.Errorf("%s: no queue reading and no note saying why", r.Server)
+		}
+		return
+	}
+	wantBacklog, wantUnread := uint32(0), uint32(0)
+	switch {
+	case strings.HasSuffix(r.Server, "-serial"):
+		wantBacklog, wantUnread = 1, uint32(len(experiment.SlowRequest))
+	case strings.HasSuffix(r.Server, " block"):
+		wantUnread = uint32(len(experiment.SlowRequest))
+	}
+	got := q.Unread[0] + q.Unread[1]
+	if q.Backlog != wantBacklog || got != wantUnread || min(q.Unread[0], q.Unread[1]) != 0 {
+		t.Errorf("%s: listener Recv-Q %d, unread %v; want %d not accepted and %d bytes unread on one connection",
+			r.Server, q.Backlog, q.Unread, wantBacklog, wantUnread)
 	}
 }
 
