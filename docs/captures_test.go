@@ -52,12 +52,12 @@ var reproduceRE = regexp.MustCompile("(?m)^- Reproduce: `go run \\./cmd/readines
 // rely on. Figures are not checked; they differ from run to run.
 var shapes = map[string][]string{
 	"trace-all.md": {"## Calls per system call during the script", "| syscall | epoll | gnet | std |",
-		"## epoll", "## gnet", "## std", "---- client: connects conn#1", "EAGAIN: FD.Read calls pollDesc.waitRead",
-		"netpollinit: the runtime's one epoll instance", "netpollopen: registered once for its lifetime, edge-triggered",
-		"the parked goroutine runs again", "EPOLLRDHUP"},
-	"trace-std.md": {"## std", "EAGAIN: FD.Read calls pollDesc.waitRead", "the goroutine parked on it becomes runnable",
-		"the parked goroutine runs again", "M: goroutines"},
-	"trace-std-delay.md": {"## std", "netpollBreak: wakes the thread blocked in epoll_pwait", "drains the eventfd"},
+		"## epoll", "## gnet", "## std", "---- client: connects conn#1", "inferred: FD.Read calls pollDesc.waitRead",
+		"inferred: netpollinit creates it", "inferred: netpollopen, which registers a socket once for its lifetime",
+		"inferred: the parked goroutine runs again", "EPOLLRDHUP", `the words after "inferred:" are deduced`},
+	"trace-std.md": {"## std", "inferred: FD.Read calls pollDesc.waitRead", "inferred: the goroutine parked on it becomes runnable",
+		"inferred: the parked goroutine runs again", "M: goroutines"},
+	"trace-std-delay.md": {"## std", "inferred: netpollBreak: wakes the thread blocked in epoll_pwait", "drains the eventfd"},
 	"slow-results.md": {"| server | first_s | second_s | why |", "| std -serial |", "| std |", "| epoll block |",
 		"| epoll timer |", "| gnet block |", "| gnet timer |",
 		"## Where the requests wait", "| server | at_s | listener_recv_q | conn1_unread | conn2_unread |", "| std -serial | "},

@@ -33,8 +33,11 @@ type Step struct {
 	At     time.Duration `json:"at_ns"`            // since the start of its section
 	Thread string        `json:"thread,omitempty"` // "T2"; empty for a client step
 	Text   string        `json:"text"`             // the call and its result, or the client's action
-	Note   string        `json:"note,omitempty"`
-	Client bool          `json:"client,omitempty"`
+	Note   string        `json:"note,omitempty"`   // one line; the part after InferredMark is deduced, not recorded
+	// Inferred reports a note with a deduced part: what the runtime or the
+	// kernel did between calls, which strace does not record.
+	Inferred bool `json:"inferred,omitempty"`
+	Client   bool `json:"client,omitempty"`
 }
 
 // Sequence is the annotated trace of one server.
@@ -77,7 +80,7 @@ func Annotate(calls []Call, in Input) *Sequence {
 		stop = in.Marks[len(in.Marks)-1].At.Add(time.Hour)
 	}
 	seq.Threads = classify(calls, newFDTable(calls, in.Conns), setupAt, stop)
-	n := newNoter(calls, newFDTable(calls, in.Conns), seq.Threads)
+	n := newNoter(in.Model, calls, newFDTable(calls, in.Conns), seq.Threads)
 
 	marks := in.Marks
 	sleeps := map[string]int{} // sysmon's sleeps not shown since the last step, per thread

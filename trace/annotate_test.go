@@ -61,7 +61,7 @@ func TestStdStory(t *testing.T) {
 	if pause < 0 {
 		t.Fatalf("no pause in the script:\n%s", dump(seq.Script))
 	}
-	eagain := find(seq.Script, 0, "read(", "EAGAIN: FD.Read calls pollDesc.waitRead")
+	eagain := find(seq.Script, 0, "read(", "inferred: FD.Read calls pollDesc.waitRead")
 	wake := find(seq.Script, pause, "epoll_pwait", "conn#1 readable after blocking")
 	again := find(seq.Script, max(wake, 0), "read(", "the parked goroutine runs again")
 	if eagain < 0 || wake < 0 || again < 0 || eagain > wake {

@@ -26,6 +26,9 @@ type fd struct {
 	kind    fdKind
 	name    string // "conn#1", "listener", ...
 	runtime bool   // an eventfd registered in the runtime's epoll instance
+	// reservesPort marks a socket that never listens but is given
+	// SO_REUSEPORT: it holds a port for listeners that bind it after.
+	reservesPort bool
 }
 
 // fdTable follows descriptors through the trace: created by socket, accept4,
@@ -42,6 +45,9 @@ type fdTable struct {
 	// listened holds the index of each socket() call whose fd was later
 	// passed to listen(), so the socket can be named when it is created.
 	listened map[int]bool
+	// reuseport holds the index of each socket() call whose fd was given
+	// SO_REUSEPORT.
+	reuseport map[int]bool
 	// data maps an epoll registration's data word to the fd registered, per
 	// epoll fd: the runtime stores a pointer there, not the fd.
 	data      map[[2]uint64]int64
@@ -59,6 +65,7 @@ func newFDTable(calls []Call, conns []Conn) *fdTable {
 		fds:          map[int64]fd{},
 		runtimeEpoll: map[int64]bool{},
 		listened:     map[int]bool{},
+		reuseport:    map[int]bool{},
 		data:         map[[2]uint64]int64{},
 		conns:        map[int]string{},
 		addedTo:      map[int64]int64{},
@@ -73,6 +80,12 @@ func newFDTable(calls []Call, conns []Conn) *fdTable {
 		switch {
 		case c.Name == "socket" && ok && n >= 0:
 			socketAt[n] = i
+		case c.Name == "setsockopt" && c.Arg(2) == "SO_REUSEPORT":
+			if f, ok := c.IntArg(0); ok {
+				if at, ok := socketAt[f]; ok {
+					t.reuseport[at] = true
+				}
+			}
 		case c.Name == "listen":
 			if f, ok := c.IntArg(0); ok {
 				if at, ok := socketAt[f]; ok {
@@ -108,7 +121,7 @@ func (t *fdTable) open(i int, c Call) {
 			if t.listened[i] {
 				k, name = fdListener, "listener"
 			}
-			t.fds[n] = fd{kind: k, name: name}
+			t.fds[n] = fd{kind: k, name: name, reservesPort: k == fdSocket && t.reuseport[i]}
 		}
 	case "listen":
 		if f, ok := c.IntArg(0); ok {

@@ -14,6 +14,7 @@ const callWidth = 62
 // the setup, then the script with the client's steps between the calls.
 func (s *Sequence) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "threads (roles inferred from their calls):\n%s", legend(s.Threads))
+	fmt.Fprintf(w, "\n%s.\n", NotesLegend)
 	fmt.Fprintf(w, "\nsetup (ms from the first socket or epoll instance):\n")
 	writeSteps(w, s.Setup)
 	fmt.Fprintf(w, "\nscript (ms from the client's first step):\n")

@@ -10,6 +10,7 @@ import (
 // to tell a story across calls: which fds saw EAGAIN (a parked goroutine or a
 // drained socket), which futex waits each wake ended.
 type noter struct {
+	model   string // the traced model, named in the pointer to readiness journey
 	fds     *fdTable
 	threads map[int]Thread
 	waits   map[string][]wait // futex address -> waits on it
@@ -21,8 +22,8 @@ type wait struct {
 	start, end time.Time
 }
 
-func newNoter(calls []Call, fds *fdTable, threads []Thread) *noter {
-	n := &noter{fds: fds, threads: map[int]Thread{}, waits: map[string][]wait{}, parked: map[int64]bool{}}
+func newNoter(model string, calls []Call, fds *fdTable, threads []Thread) *noter {
+	n := &noter{model: model, fds: fds, threads: map[int]Thread{}, waits: map[string][]wait{}, parked: map[int64]bool{}}
 	for _, t := range threads {
 		n.threads[t.TID] = t
 	}
@@ -65,122 +66,116 @@ func (n *noter) noise(c Call) bool {
 
 // step renders call i with its note; at is the start of its section.
 func (n *noter) step(i int, c Call, from time.Time) Step {
-	return Step{At: c.At().Sub(from), Thread: n.label(c.TID), Text: n.render(c), Note: n.note(c)}
+	nt := n.note(c)
+	return Step{At: c.At().Sub(from), Thread: n.label(c.TID), Text: n.render(c),
+		Note: nt.text(n.model), Inferred: nt.guess != ""}
 }
 
-func (n *noter) note(c Call) string {
+func (n *noter) note(c Call) note {
 	r, ok := c.Result()
 	fd, _ := c.IntArg(0)
 	f := n.fds.get(fd)
 	switch c.Name {
 	case "socket":
-		if got := n.fds.get(r); got.kind == fdListener {
-			return "the listening socket, nonblocking"
+		switch got := n.fds.get(r); {
+		case got.kind == fdListener:
+			return seen("the listening socket, nonblocking")
+		case got.reservesPort:
+			return inferred("a socket that never listens, given SO_REUSEPORT", "it holds the port the listeners then bind")
 		}
-		return "closed again without listening: a probe of what the kernel supports"
+		return inferred("a socket that never listens", "Go's net probing what the kernel supports")
 	case "setsockopt":
 		return setsockoptNote(c.Arg(2))
 	case "bind":
-		return ""
+		return note{}
 	case "listen":
-		return "the kernel queues new connections; the listener turns readable when one is waiting"
+		return seen("the kernel queues new connections; the listener turns readable when one is waiting")
 	case "epoll_create1":
 		if n.fds.get(r).kind == fdNetpoll {
-			return "netpollinit: the runtime's one epoll instance for every socket of the process"
+			return inferred("the epoll instance every socket of the process is registered in",
+				"netpollinit creates it, once per process, for the runtime's netpoller")
 		}
-		return "the loop's own epoll instance"
+		return seen("the loop's own epoll instance")
 	case "eventfd2":
 		if n.fds.get(r).runtime {
-			return "netpollinit: the eventfd netpollBreak writes to wake a thread blocked in epoll_pwait"
+			return inferred("an eventfd, registered in the same epoll instance",
+				"netpollinit makes it for netpollBreak, which writes it to wake a thread blocked in epoll_pwait")
 		}
-		return "an eventfd another thread writes to wake the loop"
+		return seen("an eventfd: another thread writes it, the loop's epoll wait reports it")
 	case "timerfd_create":
-		return "a timer the loop can wait for in epoll, beside its sockets"
+		return seen("a timer the loop can wait for in epoll, beside its sockets")
 	case "timerfd_settime":
-		return "arms the timer: the delayed responses go out when it fires, the loop keeps serving meanwhile"
+		return seen("arms the timer: the delayed responses go out when it fires, the loop keeps serving meanwhile")
 	case "epoll_ctl":
 		return n.ctlNote(c)
 	case "epoll_wait", "epoll_pwait", "epoll_pwait2":
 		return n.waitNote(c)
 	case "accept4", "accept":
-		if c.Errno == "EAGAIN" {
-			n.parked[fd] = true
-			if n.fds.get(fd).kind == fdListener && n.role(c.TID) != RoleLoop && n.role(c.TID) != RoleAcceptor {
-				return "EAGAIN: no connection waiting; the accepting goroutine parks until the netpoller reports the listener readable"
-			}
-			return "EAGAIN: the accept queue is empty, stop accepting until the next readiness event"
-		}
-		if ok && r >= 0 {
-			delete(n.parked, fd)
-			name := n.fds.get(r).name
-			if n.role(c.TID) == RoleM || n.role(c.TID) == RoleMPoll {
-				return "accepts " + name + "; Go's net will register it with netpollopen"
-			}
-			return "accepts " + name
-		}
+		return n.acceptNote(c, fd, r, ok)
 	case "read", "recvfrom":
 		return n.readNote(c, f, r, ok)
 	case "write", "writev", "sendto", "sendmsg":
 		switch {
 		case f.kind == fdEventfd && f.runtime:
-			return "netpollBreak: wakes the thread blocked in epoll_pwait"
+			return observedBy(inferred("writes netpoll's eventfd", "netpollBreak: wakes the thread blocked in epoll_pwait"))
 		case f.kind == fdEventfd:
-			return "wakes the loop through its eventfd"
+			return observedBy(inferred("writes the loop's eventfd", "wakes the loop from its epoll wait"))
 		case f.kind == fdConn && c.Errno == "EAGAIN":
-			return "EAGAIN: the socket's send buffer is full; keep the rest and wait for EPOLLOUT"
+			return seen("EAGAIN: the socket's send buffer is full; keep the rest and wait for EPOLLOUT")
 		case f.kind == fdConn:
-			return fmt.Sprintf("writes the response (%d bytes) straight to the socket", r)
+			return seen(fmt.Sprintf("writes the response (%d bytes) straight to the socket", r))
 		}
 	case "close":
 		if f.kind == fdConn {
-			return "closes " + f.name
+			return seen("closes " + f.name)
 		}
 	case "shutdown":
-		return "half-closes the connection"
+		return seen("half-closes the connection")
 	case "getsockname":
-		return "Go's accept asks for the local address"
+		return inferred("asks for the socket's local address", "Go's accept filling in the connection's addresses")
 	case "futex":
 		return n.futexNote(c, r)
 	case "nanosleep", "clock_nanosleep":
 		if c.Dur >= 10*time.Millisecond {
-			return fmt.Sprintf("sleeps %s on this thread: nothing else it owns can run meanwhile", round(c.Dur))
+			return inferred(fmt.Sprintf("sleeps %s on this thread", round(c.Dur)), "nothing else it serves can run meanwhile")
 		}
 	}
-	return ""
+	return note{}
 }
 
-func setsockoptNote(opt string) string {
+func setsockoptNote(opt string) note {
 	switch opt {
 	case "TCP_NODELAY":
-		return "TCP_NODELAY: small responses leave at once"
+		return seen("TCP_NODELAY: small responses leave at once")
 	case "SO_REUSEPORT":
-		return "SO_REUSEPORT: several listeners may share the port, the kernel spreads connections"
+		return seen("SO_REUSEPORT: several listeners may share the port, the kernel spreads connections")
 	case "SO_REUSEADDR":
-		return "SO_REUSEADDR: restart without waiting for old connections in TIME_WAIT"
+		return seen("SO_REUSEADDR: restart without waiting for old connections in TIME_WAIT")
 	case "SO_KEEPALIVE", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT":
-		return "Go's net turns on TCP keep-alive for accepted connections"
+		return inferred("TCP keep-alive for this connection", "Go's net turns it on for every accepted connection")
 	case "IPV6_V6ONLY":
-		return "part of Go's probe for IPv6 support"
+		return inferred("", "part of Go's probe for IPv6 support")
 	}
-	return ""
+	return note{}
 }
 
-func (n *noter) ctlNote(c Call) string {
+func (n *noter) ctlNote(c Call) note {
 	target, _ := c.IntArg(2)
 	name := n.fds.get(target).name
 	mask := eventMask(c.Arg(3))
 	ep, _ := c.IntArg(0)
 	switch {
 	case strings.Contains(c.Arg(1), "DEL"):
-		return "removes " + name + " from the interest list before closing it"
+		return seen("removes " + name + " from the interest list before closing it")
 	case n.fds.get(ep).kind == fdNetpoll && n.fds.get(target).kind == fdEventfd:
-		return "registers netpollBreak's eventfd (EPOLLIN)"
+		return inferred("registers the eventfd for reading", "netpollinit, so that netpollBreak can wake netpoll")
 	case n.fds.get(ep).kind == fdNetpoll:
-		return "netpollopen: registered once for its lifetime, edge-triggered, for reading and writing"
+		return inferred("registers "+name+" edge-triggered, for reading and writing",
+			"netpollopen, which registers a socket once for its lifetime")
 	case strings.Contains(c.Arg(1), "MOD") && strings.Contains(mask, "EPOLLOUT"):
-		return "arms EPOLLOUT: tell the loop when the rest of the response can be written"
+		return seen("arms EPOLLOUT: tell the loop when the rest of the response can be written")
 	case strings.Contains(c.Arg(1), "MOD"):
-		return "changes " + name + "'s interest to " + mask
+		return seen("changes " + name + "'s interest to " + mask)
 	}
 	trig := "level-triggered: reported as long as unread bytes remain"
 	if strings.Contains(mask, "EPOLLET") {
@@ -189,10 +184,10 @@ func (n *noter) ctlNote(c Call) string {
 	if strings.Contains(mask, "EPOLLEXCLUSIVE") {
 		trig += "; EPOLLEXCLUSIVE wakes one loop per connection, not all"
 	}
-	return fmt.Sprintf("registers %s (%s), %s", name, mask, trig)
+	return seen(fmt.Sprintf("registers %s (%s), %s", name, mask, trig))
 }
 
-func (n *noter) waitNote(c Call) string {
+func (n *noter) waitNote(c Call) note {
 	ep, _ := c.IntArg(0)
 	timeout, forever, _ := c.WaitTimeout()
 	poll := timeout == 0 && !forever
@@ -220,7 +215,7 @@ func (n *noter) waitNote(c Call) string {
 			ready = append(ready, e.events)
 		}
 	}
-	who := "the loop"
+	who, caller := "the loop", ""
 	if poll {
 		who = "the loop's non-blocking poll"
 	}
@@ -229,29 +224,34 @@ func (n *noter) waitNote(c Call) string {
 		if n.role(c.TID) == RoleSysmon {
 			who = "sysmon's netpoll(0)"
 		} else if poll {
-			who = "the scheduler's netpoll(0)"
+			who, caller = "netpoll(0)", "the scheduler polls while it looks for work"
 		}
 	}
-	if r <= 0 {
-		if poll {
-			return who + " polls without blocking: nothing ready"
+	var nt note
+	switch {
+	case r <= 0 && poll:
+		nt = seen(who + " polls without blocking: nothing ready")
+	case r <= 0:
+		nt = seen(fmt.Sprintf("%s waited %s: nothing ready (timeout)", who, round(c.Dur)))
+	default:
+		nt = seen(who + " reports " + strings.Join(ready, ", "))
+		if c.Dur >= time.Millisecond {
+			nt.seen += fmt.Sprintf(" after blocking %s", round(c.Dur))
 		}
-		return fmt.Sprintf("%s waited %s: nothing ready (timeout)", who, round(c.Dur))
+		if netpoll && len(ready) > 0 {
+			nt = n.wakeups(nt, ep, c.Arg(1))
+		}
 	}
-	s := who + " reports " + strings.Join(ready, ", ")
-	if c.Dur >= time.Millisecond {
-		s += fmt.Sprintf(" after blocking %s", round(c.Dur))
+	if caller != "" {
+		nt.guess = strings.TrimSuffix(caller+"; "+nt.guess, "; ")
 	}
-	if netpoll && len(ready) > 0 {
-		s += n.wakeups(ep, c.Arg(1))
-	}
-	return s
+	return nt
 }
 
-// wakeups says what netpoll does with the sockets it reports: a goroutine
+// wakeups adds what netpoll does with the sockets it reports: a goroutine
 // parked on one becomes runnable; otherwise the readiness is kept in the
 // socket's pollDesc for the next read.
-func (n *noter) wakeups(ep int64, list string) string {
+func (n *noter) wakeups(nt note, ep int64, list string) note {
 	waiting, kept := 0, 0
 	for _, e := range n.fds.readyEvents(ep, list) {
 		switch {
@@ -264,13 +264,13 @@ func (n *noter) wakeups(ep int64, list string) string {
 	}
 	switch {
 	case waiting > 0 && kept == 0:
-		return ": the goroutine parked on it becomes runnable"
+		return observedBy(inferred(nt.seen, "the goroutine parked on it becomes runnable"))
 	case waiting == 0 && kept > 0:
-		return ": no goroutine waits for that yet, the socket's pollDesc remembers it"
+		return inferred(nt.seen, "no goroutine waits for that yet, the socket's pollDesc remembers it")
 	case waiting > 0:
-		return ": parked goroutines become runnable, the others' pollDescs remember it"
+		return observedBy(inferred(nt.seen, "parked goroutines become runnable, the others' pollDescs remember it"))
 	}
-	return ""
+	return nt
 }
 
 // readable reports events that end a wait to read: data, or a hang-up or
@@ -279,36 +279,63 @@ func readable(events string) bool {
 	return strings.Contains(events, "EPOLLIN") || strings.Contains(events, "HUP") || strings.Contains(events, "ERR")
 }
 
-func (n *noter) readNote(c Call, f fd, r int64, ok bool) string {
+func (n *noter) acceptNote(c Call, fd, r int64, ok bool) note {
+	loop := n.role(c.TID) == RoleLoop || n.role(c.TID) == RoleAcceptor
+	switch {
+	case c.Errno == "EAGAIN":
+		n.parked[fd] = true
+		if n.fds.get(fd).kind == fdListener && !loop {
+			return inferred("EAGAIN: no connection waiting",
+				"the accepting goroutine parks until netpoll reports the listener readable")
+		}
+		return seen("EAGAIN: the accept queue is empty, stop accepting until the next readiness event")
+	case ok && r >= 0:
+		delete(n.parked, fd)
+		name := n.fds.get(r).name
+		if n.role(c.TID) == RoleM || n.role(c.TID) == RoleMPoll {
+			return inferred("accepts "+name, "Go's net will register it with netpollopen")
+		}
+		return seen("accepts " + name)
+	}
+	return note{}
+}
+
+func (n *noter) readNote(c Call, f fd, r int64, ok bool) note {
 	fd, _ := c.IntArg(0)
 	switch {
 	case f.kind == fdEventfd:
-		return "drains the eventfd"
+		return seen("drains the eventfd")
 	case f.kind == fdTimerfd:
-		return "reads the timer's expirations"
+		return seen("reads the timer's expirations")
 	case f.kind != fdConn:
-		return ""
+		return note{}
 	case c.Errno == "EAGAIN":
 		n.parked[fd] = true
 		if n.role(c.TID) == RoleLoop {
-			return "EAGAIN: nothing more to read now; wait for the next readiness event"
+			return seen("EAGAIN: nothing more to read now; wait for the next readiness event")
 		}
-		return "EAGAIN: FD.Read calls pollDesc.waitRead, the goroutine parks (gopark) and its thread moves on"
+		return inferred("EAGAIN: nothing to read yet",
+			"FD.Read calls pollDesc.waitRead, the goroutine parks (gopark) and its thread moves on")
 	case ok && r == 0:
-		return "EOF: the client closed " + f.name
+		return seen("EOF: the client closed " + f.name)
 	case ok && r > 0:
-		again := ""
-		if n.parked[fd] && n.role(c.TID) != RoleLoop {
-			again = "the parked goroutine runs again and "
-		}
+		parked := n.parked[fd] && n.role(c.TID) != RoleLoop
 		delete(n.parked, fd)
-		return fmt.Sprintf("%sreads a request (%d bytes)", again, r)
+		nt := seen(fmt.Sprintf("reads a request (%d bytes)", r))
+		if parked {
+			return observedBy(inferred(nt.seen, "the parked goroutine runs again"))
+		}
+		return nt
 	}
-	return ""
+	return note{}
 }
 
-func (n *noter) futexNote(c Call, r int64) string {
+func (n *noter) futexNote(c Call, r int64) note {
 	if strings.Contains(c.Arg(1), "WAKE") {
+		did := fmt.Sprintf("wakes %d waiting threads", r)
+		if r == 1 {
+			did = "wakes 1 waiting thread"
+		}
 		var woken []string
 		for _, w := range n.waits[c.Arg(0)] {
 			if w.tid != c.TID && !w.start.After(c.End()) && !w.end.Before(c.Start) {
@@ -317,14 +344,15 @@ func (n *noter) futexNote(c Call, r int64) string {
 			}
 		}
 		if len(woken) == 0 {
-			return "wakes a sleeping thread"
+			return seen(did)
 		}
-		return "wakes " + strings.Join(woken, ", ")
+		return observedBy(inferred(did, strings.Join(woken, ", ")+", whose wait on this futex ends now"))
 	}
+	slept := fmt.Sprintf("slept %s on a futex", round(c.Dur))
 	if n.role(c.TID) == RoleSysmon {
-		return fmt.Sprintf("sysmon slept %s: the process was idle", round(c.Dur))
+		return inferred("sysmon "+slept, "the process was idle")
 	}
-	return fmt.Sprintf("slept %s on a futex: nothing to run until woken", round(c.Dur))
+	return observedBy(inferred(slept, "nothing to run on this thread until woken"))
 }
 
 func round(d time.Duration) time.Duration {

@@ -32,7 +32,12 @@ pauses, sends a second; conn#2 connects and sends one; both close), stops it
 with SIGTERM and prints the system calls the server made during the script,
 each with its thread, its result (EAGAIN shown) and a note on what it means.
 Thread roles (event loop, the runtime's netpoller, sysmon, a goroutine's
-thread) are inferred from the calls. The runtime's start-up is left out.
+thread) are inferred from the calls. A note restates what strace recorded;
+the words after "inferred:" are deduced from the calls (what the runtime or
+the kernel did, which strace cannot see), and "(readiness journey MODEL
+observes it)" names where that event is recorded with uprobes and
+tracepoints. In -json, a step whose note has a deduced part has
+"inferred": true. The runtime's start-up is left out.
 "all" traces every model (%s) and adds a table of calls per model.
 Needs strace (apt-get install strace).
 
@@ -140,6 +145,7 @@ func writeTraceMarkdown(w io.Writer, command, extra string, seqs []*trace.Sequen
 	fmt.Fprintf(w, "- Each server runs as `readiness serve MODEL %s` under `strace %s -o FILE`.\n",
 		flags, strings.Join(trace.StraceArgs("FILE")[:len(trace.StraceArgs("FILE"))-2], " "))
 	fmt.Fprintf(w, "- Client script: conn#1 sends a request, pauses, sends a second; conn#2 connects and sends one; both close.\n")
+	fmt.Fprintf(w, "- %s.\n", trace.NotesLegend)
 	fmt.Fprintf(w, "- Times are milliseconds; `<...>` after a result is the time the call blocked; strace slows every call down, so read the order, not the durations.\n\n")
 	if len(seqs) > 1 {
 		fmt.Fprintf(w, "## Calls per system call during the script\n\nEAGAIN results in brackets.\n\n")

@@ -81,11 +81,25 @@ func TestTraceAll(t *testing.T) {
 			t.Errorf("%s: the client's steps are missing:\n%s", seq.Model, notes)
 		}
 		if seq.Model == "std" {
-			for _, want := range []string{"EAGAIN: FD.Read calls pollDesc.waitRead", "the parked goroutine runs again", "netpoll reports conn#1 readable"} {
+			for _, want := range []string{"inferred: FD.Read calls pollDesc.waitRead", "inferred: the parked goroutine runs again", "netpoll reports conn#1 readable"} {
 				if !strings.Contains(notes, want) {
 					t.Errorf("std: the sequence lacks %q:\n%s", want, notes)
 				}
 			}
+		}
+		// The JSON says which notes carry a deduction, as their text does.
+		kinds := map[bool]int{}
+		for _, s := range append(seq.Setup, seq.Script...) {
+			if s.Note == "" {
+				continue
+			}
+			kinds[s.Inferred]++
+			if s.Inferred != strings.Contains(s.Note, trace.InferredMark) {
+				t.Errorf("%s: %s %q: \"inferred\" is %v", seq.Model, s.Text, s.Note, s.Inferred)
+			}
+		}
+		if kinds[true] == 0 || kinds[false] == 0 {
+			t.Errorf("%s: notes inferred/observed %d/%d: want both kinds", seq.Model, kinds[true], kinds[false])
 		}
 	}
 }
@@ -96,7 +110,8 @@ func TestTraceText(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"sysmon", "---- client: connects conn#1", "= -1 EAGAIN", "gopark"} {
+	for _, want := range []string{"sysmon", "---- client: connects conn#1", "= -1 EAGAIN", "inferred: FD.Read calls pollDesc.waitRead, the goroutine parks (gopark)",
+		"the words after \"inferred:\" are deduced", "(readiness journey std observes it)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
