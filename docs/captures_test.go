@@ -57,7 +57,7 @@ var shapes = map[string][]string{
 		"inferred: the parked goroutine runs again", "EPOLLRDHUP", `the words after "inferred:" are deduced`},
 	"trace-std.md": {"## std", "inferred: FD.Read calls pollDesc.waitRead", "inferred: the goroutine parked on it becomes runnable",
 		"inferred: the parked goroutine runs again", "M: goroutines"},
-	"trace-std-delay.md": {"## std", "inferred: netpollBreak: wakes the thread blocked in epoll_pwait", "drains the eventfd"},
+	"trace-std-delay.md": {"## std", "inferred: netpollBreak, which wakes the thread blocked in epoll_pwait", "drains the eventfd"},
 	"slow-results.md": {"| server | first_s | second_s | why |", "| std -serial |", "| std |", "| epoll block |",
 		"| epoll timer |", "| gnet block |", "| gnet timer |",
 		"## Where the requests wait", "| server | at_s | listener_recv_q | conn1_unread | conn2_unread |", "| std -serial | "},

@@ -159,7 +159,7 @@ func TestCraftedNotesAreLabelled(t *testing.T) {
 		fds.release(c)
 	}
 	for _, c := range []labelCase{
-		{"std", "write(6 eventfd", "netpollBreak: wakes the thread blocked in epoll_pwait", true, true},
+		{"std", "write(6 eventfd", "netpollBreak, which wakes the thread blocked in epoll_pwait", true, true},
 		{"std", "write(8 eventfd", "wakes the loop from its epoll wait", true, true},
 		{"std", "epoll_wait(7 epoll", "the loop reports its eventfd (a wake-up)", false, false},
 		{"std", "read(8 eventfd", "drains the eventfd", false, false},

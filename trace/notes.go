@@ -117,7 +117,7 @@ func (n *noter) note(c Call) note {
 	case "write", "writev", "sendto", "sendmsg":
 		switch {
 		case f.kind == fdEventfd && f.runtime:
-			return observedBy(inferred("writes netpoll's eventfd", "netpollBreak: wakes the thread blocked in epoll_pwait"))
+			return observedBy(inferred("writes netpoll's eventfd", "netpollBreak, which wakes the thread blocked in epoll_pwait"))
 		case f.kind == fdEventfd:
 			return observedBy(inferred("writes the loop's eventfd", "wakes the loop from its epoll wait"))
 		case f.kind == fdConn && c.Errno == "EAGAIN":
