@@ -11,6 +11,14 @@
 // loops but a connection counter (for MaxConns) and the server's state. A
 // connection belongs to the loop that accepted it for its whole life.
 //
+// cfg.Accept says where connections come from: "reuseport" gives each loop
+// a listener of its own on the same port (SO_REUSEPORT), the kernel picking
+// one per connection; "exclusive" registers one listener in every loop with
+// EPOLLEXCLUSIVE, so the kernel wakes one waiting loop (rarely a few); and
+// "shared" registers it in every loop without that flag, so every waiting
+// loop wakes for each connection and all but one find nothing to accept:
+// the thundering herd, kept on purpose to be observed.
+//
 // One turn of a loop:
 //
 //  1. wait for events (poller.go, the only file that speaks epoll), with the

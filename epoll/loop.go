@@ -31,7 +31,8 @@ type loop struct {
 	srv       *Server
 	p         *poller
 	lfd       int  // the listening socket this loop accepts from; -1 once stopped
-	exclusive bool // lfd is shared with every loop (EPOLLEXCLUSIVE)
+	shared    bool // lfd is shared with every loop (exclusive and shared modes)
+	exclusive bool // lfd is registered with EPOLLEXCLUSIVE
 	paused    bool // lfd is out of the epoll set until resumeAt (EMFILE)
 	resumeAt  int64
 	stopping  bool // Shutdown began: no more accepting, no more reading
@@ -56,7 +57,8 @@ type loop struct {
 	sleeper    *time.Timer
 }
 
-func newLoop(srv *Server, cfg serve.Config, lfd int, exclusive bool) (*loop, error) {
+func newLoop(srv *Server, cfg serve.Config, lfd int) (*loop, error) {
+	exclusive := cfg.Accept == serve.AcceptExclusive
 	p, err := newPoller(cfg.Trigger == serve.TriggerEdge)
 	if err != nil {
 		return nil, err
@@ -69,6 +71,7 @@ func newLoop(srv *Server, cfg serve.Config, lfd int, exclusive bool) (*loop, err
 		srv:       srv,
 		p:         p,
 		lfd:       lfd,
+		shared:    cfg.Accept != serve.AcceptReusePort,
 		exclusive: exclusive,
 		base:      time.Now(),
 		spills:    make([]spill, 1),
@@ -167,7 +170,9 @@ func (l *loop) accept() {
 		switch errno {
 		case 0:
 		case unix.EAGAIN:
-			// The backlog is empty (or another loop took the connection).
+			// The backlog is empty. With a shared listener this is also how
+			// a loop that lost the race learns it: every loop woken for one
+			// connection calls accept4, one gets it, the others get EAGAIN.
 			return
 		case unix.ECONNABORTED, unix.EPROTO, unix.EPERM:
 			// That connection died in the backlog: take the next one.
@@ -232,7 +237,7 @@ func (l *loop) stopAccepting() {
 	l.paused = false
 	fd := l.lfd
 	l.lfd = -1
-	if !l.exclusive || l.srv.listenRefs.Add(-1) == 0 {
+	if !l.shared || l.srv.listenRefs.Add(-1) == 0 {
 		unix.Close(fd)
 	}
 }

@@ -16,10 +16,11 @@ import (
 )
 
 // modes is every trigger and accept mode, with two loops so that accept
-// spreads connections (reuseport) or shares one listener (exclusive).
+// spreads connections (reuseport) or shares one listener (exclusive,
+// shared).
 func modes(t *testing.T, f func(t *testing.T, cfg serve.Config)) {
 	for _, trigger := range []string{serve.TriggerLevel, serve.TriggerEdge} {
-		for _, accept := range []string{serve.AcceptReusePort, serve.AcceptExclusive} {
+		for _, accept := range []string{serve.AcceptReusePort, serve.AcceptExclusive, serve.AcceptShared} {
 			t.Run(trigger+"/"+accept, func(t *testing.T) {
 				cfg := testConfig()
 				cfg.Loops, cfg.Trigger, cfg.Accept = 2, trigger, accept

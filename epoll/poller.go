@@ -93,7 +93,8 @@ func (p *poller) modify(fd int, want uint8) error {
 // addListener registers a listening socket, level-triggered in both modes:
 // the backlog keeps being reported until it is empty, so a pause in
 // accepting resumes by itself. exclusive asks the kernel to wake one of the
-// epoll instances sharing the socket rather than all of them.
+// epoll instances sharing the socket rather than all of them; without it
+// every instance waiting on the socket is woken for each connection.
 func (p *poller) addListener(fd int, exclusive bool) error {
 	var m uint32 = unix.EPOLLIN
 	if exclusive {

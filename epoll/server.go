@@ -25,7 +25,7 @@ type Server struct {
 
 	conns      atomic.Int64 // open connections over all loops, for MaxConns
 	state      atomic.Int32
-	listenRefs atomic.Int32 // loops still using the shared listener (exclusive)
+	listenRefs atomic.Int32 // loops still using the shared listener (exclusive, shared)
 	running    atomic.Int32 // loops not yet exited
 
 	abort     chan struct{} // closed when Shutdown's context ends first
@@ -60,7 +60,7 @@ func Start(cfg serve.Config) (*Server, error) {
 		if reusePort {
 			lfd = lfds[i]
 		}
-		l, err := newLoop(s, cfg, lfd, !reusePort)
+		l, err := newLoop(s, cfg, lfd)
 		if err != nil {
 			for _, l := range s.loops {
 				l.p.close()
