@@ -2,6 +2,7 @@ package epoll
 
 import (
 	"os"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -135,9 +136,13 @@ func (p *poller) remove(fd int) error {
 // per request with two Ps, where each yield wakes a thread to look for work.
 func (p *poller) wait(msec int) (int, error) {
 	ptr := uintptr(unsafe.Pointer(&p.events[0]))
+	var deadline time.Time // set when the first blocking wait with a timeout begins
 	for {
 		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, 0, 0, 0)
 		if errno == 0 && r == 0 && msec != 0 {
+			if msec > 0 && deadline.IsZero() {
+				deadline = time.Now().Add(time.Duration(msec) * time.Millisecond)
+			}
 			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(msec), 0, 0)
 		}
 		switch errno {
@@ -145,7 +150,12 @@ func (p *poller) wait(msec int) (int, error) {
 			return int(r), nil
 		case unix.EINTR:
 			// A signal (the runtime's preemption, for one) ended the wait
-			// early; nothing happened to the set, so wait again.
+			// early; nothing happened to the set, so wait again, but only
+			// for what is left of the timeout: waiting the whole of it
+			// again would let every signal push the nearest timer back.
+			if !deadline.IsZero() {
+				msec = ceilMillis(int64(time.Until(deadline)))
+			}
 			continue
 		default:
 			return 0, os.NewSyscallError("epoll_wait", errno)
