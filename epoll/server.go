@@ -32,7 +32,12 @@ type Server struct {
 	done      chan struct{} // closed when the last loop has exited
 	stopOnce  sync.Once
 	abortOnce sync.Once
-	closeOnce sync.Once
+
+	// wakeMu orders the wakes of concurrent Shutdown calls before the
+	// close of the eventfds they write to; wakeClosed is set, under it,
+	// once the eventfds are closed, and no wake happens after that.
+	wakeMu     sync.Mutex
+	wakeClosed bool
 }
 
 var _ serve.Server = (*Server)(nil)
@@ -101,16 +106,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		})
 		<-s.done
 	}
-	// Every loop has exited, so nobody reads or wakes the eventfds any more.
-	s.closeOnce.Do(func() {
+	// Every loop has exited, so no loop reads the eventfds any more; a
+	// concurrent Shutdown may still be waking them, and wakeMu makes the
+	// close wait for it.
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	if !s.wakeClosed {
+		s.wakeClosed = true
 		for _, l := range s.loops {
 			l.p.close()
 		}
-	})
+	}
 	return err
 }
 
+// wakeAll ends every loop's wait, unless the eventfds are closed already
+// (the loops have all exited then, and need no wake).
 func (s *Server) wakeAll() {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	if s.wakeClosed {
+		return
+	}
 	for _, l := range s.loops {
 		// A failed wake leaves that loop blocked until its next event or
 		// timer; there is no better channel to reach it.
