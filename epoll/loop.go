@@ -22,6 +22,10 @@ const (
 	// want of fds or memory. The listener stays readable meanwhile, so
 	// without the pause the loop would spin on the failing accept.
 	acceptPause = 100 * time.Millisecond
+	// maxAccepts is how many accept4 calls one wake makes at most, as
+	// Redis's MAX_ACCEPTS_PER_CALL: enough to take a burst in a few wakes,
+	// few enough that a burst does not hold the loop's connections up.
+	maxAccepts = 64
 )
 
 // loop is one event loop: a goroutine locked to its thread, with its own
@@ -35,7 +39,8 @@ type loop struct {
 	exclusive bool // lfd is registered with EPOLLEXCLUSIVE
 	paused    bool // lfd is out of the epoll set until resumeAt (EMFILE)
 	resumeAt  int64
-	stopping  bool // Shutdown began: no more accepting, no more reading
+	stopping  bool                              // Shutdown began: no more accepting, no more reading
+	accept4   func(lfd int) (int32, unix.Errno) // accept, or a test's stand-in
 
 	base  time.Time // the loop clock's origin
 	now   int64     // the loop clock (ns since base), read after each wait
@@ -73,6 +78,7 @@ func newLoop(srv *Server, cfg serve.Config, lfd int) (*loop, error) {
 		lfd:       lfd,
 		shared:    cfg.Accept != serve.AcceptReusePort,
 		exclusive: exclusive,
+		accept4:   accept,
 		base:      time.Now(),
 		spills:    make([]spill, 1),
 		rbuf:      make([]byte, proto.MaxHead+readSize),
@@ -162,11 +168,16 @@ func (l *loop) handle(fd int32, ev uint32) {
 	}
 }
 
-// accept takes every pending connection (until EAGAIN). Connections beyond
-// MaxConns get 503 and are closed at once.
+// accept takes the pending connections, at most maxAccepts of them per
+// wake. Connections beyond MaxConns get 503 and are closed at once.
 func (l *loop) accept() {
-	for {
-		fd, errno := accept(l.lfd)
+	// The cap leaves the rest of a burst in the backlog: the listener is
+	// level-triggered, so the next wait reports it again, after this loop
+	// has served its connections' events, and a loop sharing the listener
+	// may take some meanwhile. Failed tries count too, so a listener that
+	// keeps failing cannot hold the loop either.
+	for range maxAccepts {
+		fd, errno := l.accept4(l.lfd)
 		switch errno {
 		case 0:
 		case unix.EAGAIN:
@@ -174,13 +185,18 @@ func (l *loop) accept() {
 			// a loop that lost the race learns it: every loop woken for one
 			// connection calls accept4, one gets it, the others get EAGAIN.
 			return
-		case unix.ECONNABORTED, unix.EPROTO, unix.EPERM:
-			// That connection died in the backlog: take the next one.
+		case unix.ECONNABORTED, unix.EPERM, unix.ENETDOWN, unix.EPROTO, unix.ENOPROTOOPT,
+			unix.EHOSTDOWN, unix.ENONET, unix.EHOSTUNREACH, unix.EOPNOTSUPP, unix.ENETUNREACH:
+			// That connection died in the backlog, a firewall refused it, or
+			// accept4 passed up a network error pending on it (accept(2)
+			// says to retry): the next one may be fine, take it now.
 			continue
 		default:
-			// EMFILE, ENFILE, ENOBUFS, ENOMEM: the backlog stays readable
-			// and accept would fail again at once; pause instead of spinning,
-			// and keep serving the connections we have.
+			// EMFILE, ENFILE, ENOBUFS, ENOMEM: no fd or no memory, so the
+			// backlog stays readable and accept4 would fail again at once;
+			// pause instead of spinning, and keep serving the connections
+			// we have. Anything else (EBADF, EINVAL) means the listener
+			// itself is broken, and the pause retries it without spinning.
 			l.pauseAccept()
 			return
 		}
