@@ -9,11 +9,22 @@ import (
 // readable reads and answers. Level mode reads once per event: if bytes are
 // left in the socket, epoll reports it again on the next wait, and a second
 // read would mostly return EAGAIN, one wasted system call per request. Edge
-// mode is told only when new bytes arrive, so it must read until EAGAIN (or
+// mode is told only when new bytes arrive, so it reads until EAGAIN (or
 // until it stops reading the connection, which re-arms through modify), or
-// bytes already queued would wait for the next arrival.
+// bytes already queued would wait for the next arrival; but at most
+// maxEdgeReads times, so that a client that sends without pause cannot hold
+// the loop: then it re-arms the connection itself.
 func (l *loop) readable(fd int32, c *conn) {
-	for {
+	for reads := 1; ; reads++ {
+		if l.p.edge && reads > maxEdgeReads {
+			// EPOLL_CTL_MOD polls the socket again: still readable, it goes
+			// back on the ready list and the next wait reports it, after the
+			// other connections' events of this batch, with no new edge.
+			if err := l.p.modify(int(fd), c.want); err != nil {
+				l.close(fd, c)
+			}
+			return
+		}
 		if c.flags&flagDrain != 0 {
 			if !l.discard(fd, c) || !l.p.edge {
 				return

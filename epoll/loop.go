@@ -25,7 +25,8 @@ const (
 	// maxAccepts is how many accept4 calls one wake makes at most, as
 	// Redis's MAX_ACCEPTS_PER_CALL: enough to take a burst in a few wakes,
 	// few enough that a burst does not hold the loop's connections up.
-	maxAccepts = 64
+	maxAccepts   = 64
+	maxEdgeReads = 16
 )
 
 // loop is one event loop: a goroutine locked to its thread, with its own
