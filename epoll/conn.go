@@ -258,13 +258,17 @@ func (l *loop) settle(fd int32, c *conn, active bool) bool {
 		c.want = want
 	}
 
+	// A connection that is not read (its responses are backed up) stays in
+	// the idle list even with half a head kept: the header timeout runs
+	// only while the server reads, and the idle timeout, restarted whenever
+	// bytes move, closes a client that stops taking its responses.
 	list := listIdle
 	switch {
 	case delayed:
 		list = listDelay
 	case c.flags&flagDrain != 0:
 		list = listDrain
-	case head && c.flags&flagCloseAfter == 0:
+	case head && c.flags&flagCloseAfter == 0 && want&wantRead != 0:
 		list = listHead
 	}
 	l.place(fd, c, list, active)
