@@ -90,7 +90,7 @@ func TestEdgeReadBudget(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("wait reported %d events, want the two connections", n)
 	}
-	l.handle(ffd, readable)
+	l.handle(ffd, l.conns.get(ffd).seq, readable)
 	left := inQueue(t, ffd)
 	// A read asks for the whole read buffer when no head is kept in it.
 	if taken, most := count*len(req)-left, maxEdgeReads*len(l.rbuf); taken > most {
@@ -106,7 +106,7 @@ func TestEdgeReadBudget(t *testing.T) {
 	}
 	reported := false
 	for i := range n {
-		if fd, ev := l.p.event(i); fd == ffd && ev&readable != 0 {
+		if fd, _, ev := l.p.event(i); fd == ffd && ev&readable != 0 {
 			reported = true
 		}
 	}

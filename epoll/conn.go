@@ -20,7 +20,7 @@ func (l *loop) readable(fd int32, c *conn) {
 			// EPOLL_CTL_MOD polls the socket again: still readable, it goes
 			// back on the ready list and the next wait reports it, after the
 			// other connections' events of this batch, with no new edge.
-			if err := l.p.modify(int(fd), c.want); err != nil {
+			if err := l.p.modify(int(fd), c.seq, c.want); err != nil {
 				l.close(fd, c)
 			}
 			return
@@ -251,7 +251,7 @@ func (l *loop) settle(fd int32, c *conn, active bool) bool {
 		}
 	}
 	if want != c.want {
-		if err := l.p.modify(int(fd), want); err != nil {
+		if err := l.p.modify(int(fd), c.seq, want); err != nil {
 			l.close(fd, c)
 			return false
 		}
@@ -286,7 +286,7 @@ func (l *loop) close(fd int32, c *conn) {
 		*sp = spill{}
 		l.freeSpills = append(l.freeSpills, c.spill)
 	}
-	*c = conn{}
+	*c = conn{seq: c.seq} // the slot keeps its sequence for the next connection
 	closeFD(fd)
 	l.count--
 	l.srv.conns.Add(-1)

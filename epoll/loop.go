@@ -119,14 +119,14 @@ func (l *loop) run() {
 		l.now = int64(time.Since(l.base))
 		accepting, woken := false, false
 		for i := 0; i < n; i++ {
-			fd, ev := l.p.event(i)
+			fd, seq, ev := l.p.event(i)
 			switch {
 			case fd == int32(l.p.wakefd):
 				woken = true
 			case int(fd) == l.lfd:
 				accepting = true
 			default:
-				l.handle(fd, ev)
+				l.handle(fd, seq, ev)
 			}
 		}
 		if woken {
@@ -135,9 +135,10 @@ func (l *loop) run() {
 		if state := l.srv.state.Load(); state != stateRunning && l.stop(state) {
 			return
 		}
-		// New connections are taken only after the batch: an fd closed
-		// above may come back from accept4, and a later event of this
-		// batch, meant for the old connection, must not reach the new one.
+		// New connections are taken after the batch, so that those already
+		// open are served first. An fd closed above may come back from
+		// accept4; a later event meant for the old connection carries the
+		// old sequence, and handle drops it.
 		if accepting && !l.stopping {
 			l.accept()
 		}
@@ -149,10 +150,12 @@ func (l *loop) run() {
 }
 
 // handle dispatches one event to its connection.
-func (l *loop) handle(fd int32, ev uint32) {
+func (l *loop) handle(fd int32, seq uint32, ev uint32) {
 	c := l.conns.get(fd)
-	if c == nil || c.flags == 0 {
-		// A stale event: the connection was closed earlier in this batch.
+	if c == nil || c.flags == 0 || c.seq != seq {
+		// A stale event: its connection was closed, earlier in this batch
+		// or while a copy of its fd keeps its socket in the set, and the
+		// number may belong to a newer connection now.
 		return
 	}
 	if ev&hangup != 0 {
@@ -215,13 +218,14 @@ func (l *loop) accept() {
 			closeFD(fd)
 			continue
 		}
-		if err := l.p.add(int(fd), wantRead); err != nil {
+		c := l.conns.slot(fd)
+		seq := c.seq + 1 // the slot's registrations so far keep their older tags
+		if err := l.p.add(int(fd), seq, wantRead); err != nil {
 			l.srv.conns.Add(-1)
 			closeFD(fd)
 			continue
 		}
-		c := l.conns.slot(fd)
-		*c = conn{flags: flagOpen, want: wantRead, prev: -1, next: -1}
+		*c = conn{seq: seq, flags: flagOpen, want: wantRead, prev: -1, next: -1}
 		l.count++
 		l.maxfd = max(l.maxfd, fd)
 		l.place(fd, c, listIdle, true)

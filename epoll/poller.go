@@ -50,15 +50,21 @@ func newPoller(edge bool) (*poller, error) {
 	p := &poller{fd: fd, wakefd: wfd, edge: edge}
 	// The eventfd is level-triggered: it reports until the loop reads it, so
 	// a wake that lands while the loop is busy is not lost.
-	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, unix.EPOLLIN); err != nil {
+	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, 0, unix.EPOLLIN); err != nil {
 		p.close()
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *poller) ctl(op, fd int, events uint32) error {
-	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+// ctl registers fd, or changes or ends its registration. Every event of the
+// registration carries the tag (fd, seq) back. The registration belongs to
+// the open socket, not to the number: while a copy of a closed fd lives on
+// (a child between fork and exec), the old socket stays in the set and
+// reports under its old tag, and seq is what tells it from a new connection
+// that accept4 gave the same number.
+func (p *poller) ctl(op, fd int, seq uint32, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(seq)}
 	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(p.fd, op, fd, &ev))
 }
 
@@ -79,16 +85,16 @@ func (p *poller) mask(want uint8) uint32 {
 	return m
 }
 
-// add registers a connection with the given interest.
-func (p *poller) add(fd int, want uint8) error {
-	return p.ctl(unix.EPOLL_CTL_ADD, fd, p.mask(want))
+// add registers a connection with the given interest, tagged with seq.
+func (p *poller) add(fd int, seq uint32, want uint8) error {
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, seq, p.mask(want))
 }
 
 // modify changes a connection's interest. EPOLL_CTL_MOD polls the socket
 // again, so in edge mode too the loop hears about bytes that arrived while
 // it was not asking.
-func (p *poller) modify(fd int, want uint8) error {
-	return p.ctl(unix.EPOLL_CTL_MOD, fd, p.mask(want))
+func (p *poller) modify(fd int, seq uint32, want uint8) error {
+	return p.ctl(unix.EPOLL_CTL_MOD, fd, seq, p.mask(want))
 }
 
 // addListener registers a listening socket, level-triggered in both modes:
@@ -101,14 +107,14 @@ func (p *poller) addListener(fd int, exclusive bool) error {
 	if exclusive {
 		m |= unix.EPOLLEXCLUSIVE
 	}
-	return p.ctl(unix.EPOLL_CTL_ADD, fd, m)
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, 0, m)
 }
 
 // remove takes an fd out of the set. Connections do not need it: closing a
 // socket that was never duplicated removes it. Listeners do (they are paused,
 // or shared with other loops), and EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD.
 func (p *poller) remove(fd int) error {
-	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0)
+	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0, 0)
 }
 
 // wait fills p.events and returns how many it holds; msec < 0 waits without
@@ -163,8 +169,9 @@ func (p *poller) wait(msec int) (int, error) {
 	}
 }
 
-// event returns the fd and readiness of the i-th event of the last wait.
-func (p *poller) event(i int) (int32, uint32) {
+// event returns the tag (fd and seq) and the readiness of the i-th event of
+// the last wait.
+func (p *poller) event(i int) (fd int32, seq uint32, ready uint32) {
 	e := &p.events[i]
 	var r uint32
 	if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {
@@ -176,7 +183,7 @@ func (p *poller) event(i int) (int32, uint32) {
 	if e.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		r |= hangup
 	}
-	return e.Fd, r
+	return e.Fd, uint32(e.Pad), r
 }
 
 // wake ends the loop's current or next wait. Any goroutine may call it.
