@@ -118,28 +118,13 @@ func (p *poller) remove(fd int) error {
 }
 
 // wait fills p.events and returns how many it holds; msec < 0 waits without
-// a deadline. It waits in two steps, and the split is the point:
-//
-//  1. a raw epoll_wait (RawSyscall6) with a timeout of 0, which only polls.
-//     Under load there is nearly always an event pending, and a raw call
-//     skips the runtime's entersyscall/exitsyscall: the P stays with this
-//     thread, as it may for a call that cannot block.
-//  2. only if that found nothing, the ordinary Syscall6 with the real
-//     timeout, which tells the runtime the thread may block for long: sysmon
-//     hands the P to other goroutines, and the garbage collector need not
-//     wait for the loop.
-//
-// Sleeping in a raw wait instead, keeping the P so that sysmon has nothing
-// to take, was measured twice and dropped (docs/performance.md). Up to 1 ms
-// on every wait saved nothing under load and tripled the CPU per request at
-// light load: a raw call gives the runtime no point at which to preempt, so
-// sysmon signalled the loop on every tick. Up to 200 µs, only while the loop
-// was busy and returning on EINTR, cut 6 to 14% at pipeline 16 under wrk but
-// added a third to every request of a single connection: on this machine a
-// CPU left truly idle (sysmon calm) is dear to wake, and the woken thread
-// pays for it. Yielding once (runtime.Gosched) before blocking, as gnet's
-// poller does, helped a single connection on one P and cost twice the CPU
-// per request with two Ps, where each yield wakes a thread to look for work.
+// a deadline. It polls first, with a raw epoll_pwait of timeout 0: under
+// load an event is nearly always pending, and a raw call skips the
+// runtime's entersyscall/exitsyscall, keeping the P with this thread as a
+// call that cannot block may. Only when that finds nothing does it block,
+// through Syscall6, which tells the runtime the thread may sleep for long:
+// the P goes to other goroutines and the garbage collector need not wait
+// for the loop.
 func (p *poller) wait(msec int) (int, error) {
 	ptr := uintptr(unsafe.Pointer(&p.events[0]))
 	var deadline time.Time // set when the first blocking wait with a timeout begins
