@@ -53,13 +53,13 @@ func (l *loop) accept() {
 			continue
 		}
 		c := l.conns.slot(fd)
-		seq := c.seq + 1 // the slot's registrations so far keep their older tags
-		if err := l.p.add(int(fd), seq, wantRead); err != nil {
+		gen := c.gen + 1 // the slot's registrations so far keep their older tags
+		if err := l.p.add(int(fd), gen, wantRead); err != nil {
 			l.srv.conns.Add(-1)
 			closeFD(fd)
 			continue
 		}
-		*c = conn{seq: seq, state: connReading, want: wantRead, prev: -1, next: -1}
+		*c = conn{gen: gen, state: connReading, want: wantRead, prev: -1, next: -1}
 		l.count++
 		l.maxfd = max(l.maxfd, fd)
 		l.place(fd, c, listIdle, true)

@@ -69,7 +69,7 @@ func TestAcceptCapPerWake(t *testing.T) {
 	}
 	reported := false
 	for i := range n {
-		if fd, _, _ := l.p.event(i); int(fd) == l.lfd {
+		if key, _, _ := l.p.event(i); key == tagListener {
 			reported = true
 		}
 	}

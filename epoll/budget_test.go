@@ -90,7 +90,7 @@ func TestEdgeReadBudget(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("wait reported %d events, want the two connections", n)
 	}
-	l.handle(ffd, l.conns.get(ffd).seq, readable)
+	l.handle(ffd, l.conns.get(ffd).gen, readable)
 	left := inQueue(t, ffd)
 	// A read asks for the whole read buffer when no head is kept in it.
 	if taken, most := count*len(req)-left, maxEdgeReads*len(l.rbuf); taken > most {

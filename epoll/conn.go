@@ -17,7 +17,7 @@ type conn struct {
 	spill int32       // index in loop.spills; 0: no bytes kept
 	prev  int32       // neighbours in the timer list named by list (fds; -1: none)
 	next  int32
-	seq   uint32    // tags this slot's registrations; one more for each connection, kept across closes
+	gen   uint32    // tags this slot's registrations; one more for each connection, kept across closes
 	state connState // what the connection is doing; connFree: the slot is free
 	after connState // connDelayed only: the state the connection is in once its batch is out
 	list  uint8     // which timer list holds the connection (listNone: none)
@@ -132,7 +132,7 @@ func (l *loop) settle(fd int32, c *conn, active bool) bool {
 		want |= wantWrite
 	}
 	if want != c.want {
-		if err := l.p.modify(int(fd), c.seq, want); err != nil {
+		if err := l.p.modify(int(fd), c.gen, want); err != nil {
 			l.close(fd, c)
 			return false
 		}
@@ -157,7 +157,7 @@ func (l *loop) close(fd int32, c *conn) {
 		*sp = spill{}
 		l.freeSpills = append(l.freeSpills, c.spill)
 	}
-	*c = conn{seq: c.seq} // the slot keeps its sequence for the next connection
+	*c = conn{gen: c.gen} // the slot keeps its generation for the next connection
 	closeFD(fd)
 	l.count--
 	l.srv.conns.Add(-1)

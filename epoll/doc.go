@@ -39,7 +39,7 @@
 //
 //  1. wait for events (poller.go, the only file that speaks epoll), with the
 //     nearest timer deadline as the timeout;
-//  2. for each event whose tag (fd and sequence) names a live connection:
+//  2. for each event whose tag (fd and generation) names a live connection:
 //     hang-up closes; writable flushes queued responses; readable reads
 //     (once in level mode, until EAGAIN or 16 reads in edge mode), passes
 //     the bytes to proto.State.Serve and writes all the responses of that

@@ -121,15 +121,15 @@ func (l *loop) run() {
 		}
 		l.now = int64(time.Since(l.base))
 		accepting, woken := false, false
-		for i := 0; i < n; i++ {
-			fd, seq, ev := l.p.event(i)
-			switch {
-			case fd == int32(l.p.wakefd):
+		for i := range n {
+			fd, gen, ev := l.p.event(i)
+			switch fd {
+			case tagWake:
 				woken = true
-			case int(fd) == l.lfd:
+			case tagListener:
 				accepting = true
 			default:
-				l.handle(fd, seq, ev)
+				l.handle(fd, gen, ev)
 			}
 		}
 		if woken {
@@ -141,7 +141,7 @@ func (l *loop) run() {
 		// New connections are taken after the batch, so that those already
 		// open are served first. An fd closed above may come back from
 		// accept4; a later event meant for the old connection carries the
-		// old sequence, and handle drops it.
+		// old generation, and handle drops it.
 		if accepting && !l.stopping {
 			l.accept()
 		}
@@ -153,9 +153,9 @@ func (l *loop) run() {
 }
 
 // handle dispatches one event to its connection.
-func (l *loop) handle(fd int32, seq uint32, ev uint32) {
+func (l *loop) handle(fd int32, gen uint32, ev uint32) {
 	c := l.conns.get(fd)
-	if c == nil || c.state == connFree || c.seq != seq {
+	if c == nil || c.state == connFree || c.gen != gen {
 		// A stale event: its connection was closed, earlier in this batch
 		// or while a copy of its fd keeps its socket in the set, and the
 		// number may belong to a newer connection now. (In level mode such

@@ -25,6 +25,13 @@ const (
 	wantWrite                   // writable events
 )
 
+// Event tags of the two kinds of fd in the set besides connections. A
+// connection's events carry its fd (>= 0) and its generation.
+const (
+	tagWake     = -1 // the eventfd
+	tagListener = -2 // the listening socket
+)
+
 // maxEvents is how many events one wait returns at most: large, so that under
 // load one epoll_wait serves many connections and its cost per request fades.
 const maxEvents = 1024
@@ -50,7 +57,7 @@ func newPoller(edge bool) (*poller, error) {
 	p := &poller{fd: fd, wakefd: wfd, edge: edge}
 	// The eventfd is level-triggered: it reports until the loop reads it, so
 	// a wake that lands while the loop is busy is not lost.
-	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, 0, unix.EPOLLIN); err != nil {
+	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, tagWake, 0, unix.EPOLLIN); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -58,13 +65,14 @@ func newPoller(edge bool) (*poller, error) {
 }
 
 // ctl registers fd, or changes or ends its registration. Every event of the
-// registration carries the tag (fd, seq) back. The registration belongs to
+// registration carries the tag (key, gen) back: a connection's fd and
+// generation, or tagWake or tagListener. The registration belongs to
 // the open socket, not to the number: while a copy of a closed fd lives on
 // (a child between fork and exec), the old socket stays in the set and
-// reports under its old tag, and seq is what tells it from a new connection
+// reports under its old tag, and gen is what tells it from a new connection
 // that accept4 gave the same number.
-func (p *poller) ctl(op, fd int, seq, events uint32) error {
-	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(seq)}
+func (p *poller) ctl(op, fd int, key int32, gen, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: key, Pad: int32(gen)}
 	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(p.fd, op, fd, &ev))
 }
 
@@ -85,16 +93,16 @@ func (p *poller) mask(want uint8) uint32 {
 	return m
 }
 
-// add registers a connection with the given interest, tagged with seq.
-func (p *poller) add(fd int, seq uint32, want uint8) error {
-	return p.ctl(unix.EPOLL_CTL_ADD, fd, seq, p.mask(want))
+// add registers a connection with the given interest, tagged with gen.
+func (p *poller) add(fd int, gen uint32, want uint8) error {
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, int32(fd), gen, p.mask(want))
 }
 
 // modify changes a connection's interest. EPOLL_CTL_MOD polls the socket
 // again, so in edge mode too the loop hears about bytes that arrived while
 // it was not asking.
-func (p *poller) modify(fd int, seq uint32, want uint8) error {
-	return p.ctl(unix.EPOLL_CTL_MOD, fd, seq, p.mask(want))
+func (p *poller) modify(fd int, gen uint32, want uint8) error {
+	return p.ctl(unix.EPOLL_CTL_MOD, fd, int32(fd), gen, p.mask(want))
 }
 
 // addListener registers a listening socket, level-triggered in both modes:
@@ -107,14 +115,14 @@ func (p *poller) addListener(fd int, exclusive bool) error {
 	if exclusive {
 		m |= unix.EPOLLEXCLUSIVE
 	}
-	return p.ctl(unix.EPOLL_CTL_ADD, fd, 0, m)
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, tagListener, 0, m)
 }
 
 // remove takes an fd out of the set. Connections do not need it: closing a
 // socket that was never duplicated removes it. Listeners do (they are paused,
 // or shared with other loops), and EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD.
 func (p *poller) remove(fd int) error {
-	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0, 0)
+	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0, 0, 0)
 }
 
 // wait fills p.events and returns how many it holds; msec < 0 waits without
@@ -154,9 +162,9 @@ func (p *poller) wait(msec int) (int, error) {
 	}
 }
 
-// event returns the tag (fd and seq) and the readiness of the i-th event of
-// the last wait.
-func (p *poller) event(i int) (fd int32, seq uint32, ready uint32) {
+// event returns the tag (key and gen) and the readiness of the i-th event
+// of the last wait.
+func (p *poller) event(i int) (key int32, gen uint32, ready uint32) {
 	e := &p.events[i]
 	var r uint32
 	if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {

@@ -20,7 +20,7 @@ func (l *loop) receive(fd int32, c *conn) {
 			// EPOLL_CTL_MOD polls the socket again: still readable, it goes
 			// back on the ready list and the next wait reports it, after the
 			// other connections' events of this batch, with no new edge.
-			if err := l.p.modify(int(fd), c.seq, c.want); err != nil {
+			if err := l.p.modify(int(fd), c.gen, c.want); err != nil {
 				l.close(fd, c)
 			}
 			return
