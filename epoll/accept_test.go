@@ -1,7 +1,6 @@
 package epoll
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/readinesslab/readiness/internal/serve"
@@ -17,23 +16,7 @@ func TestSharedManyClients(t *testing.T) {
 			cfg := testConfig()
 			cfg.Loops, cfg.Trigger, cfg.Accept = 4, trigger, serve.AcceptShared
 			s := start(t, cfg)
-			const clients = 200
-			var wg sync.WaitGroup
-			errs := make(chan error, clients)
-			for i := 0; i < clients; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs <- converse(s.Addr(), 5)
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
+			converseAll(t, s.Addr(), 200, 5)
 		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/readinesslab/readiness/internal/eventfd"
 )
 
 // This file is the only one that speaks epoll. The loop above it asks for
@@ -49,10 +51,10 @@ func newPoller(edge bool) (*poller, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	wfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	wfd, err := eventfd.Open()
 	if err != nil {
 		unix.Close(fd)
-		return nil, os.NewSyscallError("eventfd", err)
+		return nil, err
 	}
 	p := &poller{fd: fd, wakefd: wfd, edge: edge}
 	// The eventfd is level-triggered: it reports until the loop reads it, so
@@ -181,26 +183,12 @@ func (p *poller) event(i int) (key int32, gen uint32, ready uint32) {
 
 // wake ends the loop's current or next wait. Any goroutine may call it.
 func (p *poller) wake() error {
-	one := [8]byte{1}
-	for {
-		_, err := unix.Write(p.wakefd, one[:])
-		switch err {
-		case nil, unix.EAGAIN:
-			// EAGAIN: the counter is saturated, so a wake is already pending.
-			return nil
-		case unix.EINTR:
-			continue // interrupted before writing anything: try again
-		default:
-			return os.NewSyscallError("write", err)
-		}
-	}
+	return eventfd.Signal(p.wakefd)
 }
 
 // woken resets the eventfd after a wake, so that it stops being reported.
 func (p *poller) woken() {
-	var b [8]byte
-	// EAGAIN means another read already reset it; nothing else can fail here.
-	unix.Read(p.wakefd, b[:])
+	eventfd.Reset(p.wakefd)
 }
 
 // closeEpoll closes the epoll instance. The eventfd stays open until close,

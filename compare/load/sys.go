@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/readinesslab/readiness/internal/eventfd"
 )
 
 // This file owns every system call the generator makes: sockets, epoll and
@@ -122,27 +124,10 @@ func connectError(fd int) error {
 
 // newStop makes the eventfd that ends every loop: written once, never read,
 // it stays readable in every epoll set it is registered in.
-func newStop() (int, error) {
-	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	return fd, os.NewSyscallError("eventfd", err)
-}
+func newStop() (int, error) { return eventfd.Open() }
 
 // signalStop ends every loop's wait, now and from then on.
-func signalStop(fd int) error {
-	b := [8]byte{1}
-	for {
-		_, err := unix.Write(fd, b[:])
-		switch err {
-		case nil, unix.EAGAIN:
-			// EAGAIN: the counter is saturated, so the stop is signalled.
-			return nil
-		case unix.EINTR:
-			continue // interrupted before writing anything: try again
-		default:
-			return os.NewSyscallError("write", err)
-		}
-	}
-}
+func signalStop(fd int) error { return eventfd.Signal(fd) }
 
 // failure is what went wrong on a connection; each kind is counted apart.
 type failure uint8
