@@ -18,7 +18,7 @@ import (
 // Timer lists; a connection is in at most one.
 const (
 	listNone  uint8 = iota
-	listIdle        // no request in progress: IdleTimeout after the last bytes moved
+	listIdle        // IdleTimeout after the last bytes moved: no request in progress, or responses backed up
 	listHead        // a head unfinished: HeaderTimeout after its first byte
 	listDelay       // a batch of responses held back: Delay after it was made
 	listDrain       // answered with an error: DrainTimeout after the answer
