@@ -83,5 +83,8 @@
 // when its state changes, for instance when new bytes arrive. The loop must
 // then read until EAGAIN, or bytes already queued would sit unreported until
 // the client sends more: a correct edge loop pays one extra read, the one
-// that returns EAGAIN, on every event. It is here to show that cost.
+// that returns EAGAIN, on every event. A connection that is still readable
+// after maxEdgeReads reads is re-armed with EPOLL_CTL_MOD instead, which
+// reports it again on the next wait, so that it cannot hold the loop. Edge
+// mode is here to show these costs.
 package epoll
