@@ -235,3 +235,13 @@ func distinctStrings(sums []Summary, get func(Summary) string) []string {
 	}
 	return out
 }
+
+func distinct(sums []Summary, key func(Summary) int) []int {
+	var out []int
+	for _, s := range sums {
+		if k := key(s); !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}

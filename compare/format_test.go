@@ -110,19 +110,3 @@ func TestWriteMarkdown(t *testing.T) {
 		t.Errorf("%d table lines, want %d", tableLines, 2+3*4*2)
 	}
 }
-
-// The reading names the model with the least CPU per request and the
-// most requests per second, which the synthetic rows make epoll.
-func TestReading(t *testing.T) {
-	lines := Reading(Summarize(syntheticRows()))
-	joined := strings.Join(lines, "\n")
-	for _, want := range []string{
-		"With pipeline 1, epoll used the least server CPU per request at every concurrency measured.",
-		"With pipeline 16 and 100 connections, epoll served the most requests per second",
-		"No request failed and every cell was measured.",
-	} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("reading lacks %q:\n%s", want, joined)
-		}
-	}
-}

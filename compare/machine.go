@@ -3,7 +3,6 @@ package compare
 import (
 	"os/exec"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -26,6 +25,7 @@ type Machine struct {
 	ClientCPUs string `json:"client_cpus"`
 	SharedCPU  bool   `json:"shared_cpu"` // server and client on the same CPU
 	Loops      int    `json:"loops"`
+	Net        string `json:"net"` // lo or veth
 
 	Client        string   `json:"client"`
 	ClientVersion *string  `json:"client_version"` // wrk's version line; null for the built-in client
@@ -35,6 +35,10 @@ type Machine struct {
 	DurationS     float64  `json:"duration_s"` // measured window per cell
 	WarmupS       float64  `json:"warmup_s"`
 	Runs          int      `json:"runs"`
+	// Rates are the offered rates of each swept cell, by "CONNSxPIPELINE";
+	// RatesAuto says they were drawn from the closed-loop capacities.
+	Rates     map[string][]float64 `json:"rates"`
+	RatesAuto bool                 `json:"rates_auto"`
 
 	ClockTicks   uint64   `json:"clock_ticks_per_s"` // the unit of /proc's CPU times
 	PerfVersion  *string  `json:"perf_version"`      // null when perf is missing
@@ -53,6 +57,7 @@ func describeMachine(start time.Time) Machine {
 		Arch:         runtime.GOARCH,
 		GoVersion:    here.Go,
 		GnetVersion:  dependency("github.com/panjf2000/gnet/v2"),
+		Net:          NetLo,
 		Date:         start.UTC().Format(time.RFC3339),
 		ServerPerRow: true,
 	}
@@ -62,19 +67,11 @@ func describeMachine(start time.Time) Machine {
 	return m
 }
 
-// dependency is the version of module path linked into this binary.
+// dependency is the version of module path linked into this binary, nil
+// when it is not linked.
 func dependency(path string) *string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return nil
-	}
-	for _, d := range info.Deps {
-		if d.Path == path {
-			if d.Replace != nil {
-				return ptr(d.Replace.Version)
-			}
-			return ptr(d.Version)
-		}
+	if v := host.Dependency(path); v != "" {
+		return &v
 	}
 	return nil
 }

@@ -20,7 +20,10 @@ type Usage struct {
 	// The Go heap's allocations over the window, from the server's
 	// answers to SIGUSR1; nil when it did not answer, and Notes says why.
 	Heap  *MemStats
-	Notes []string
+	// GOMAXPROCS is the server's, from its answer at the window's end; 0
+	// when unknown.
+	GOMAXPROCS int
+	Notes      []string
 }
 
 // probe measures one server process from outside over a window: /proc
@@ -126,6 +129,7 @@ func (p *probe) endHeap() {
 		return
 	}
 	b := p.heapBefore
+	p.usage.GOMAXPROCS = int(after.GOMAXPROCS)
 	p.usage.Heap = &MemStats{
 		Mallocs:    after.Mallocs - b.Mallocs,
 		Frees:      after.Frees - b.Frees,

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"slices"
 	"time"
 
 	"github.com/readinesslab/readiness/compare/load"
 	"github.com/readinesslab/readiness/compare/perf"
 	"github.com/readinesslab/readiness/compare/wrk"
+	"github.com/readinesslab/readiness/internal/host"
 	"github.com/readinesslab/readiness/internal/proc"
 )
 
@@ -67,35 +69,81 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if o.NoSyscalls {
 		r.noPerf = "system calls not counted (perf disabled)"
 	}
-	res := &Results{Machine: r.machine(start, allowed, shared)}
+	res := &Results{Machine: r.machine(start, allowed, shared), Environment: host.ReadEnvironment()}
 	err = r.runCells(ctx, res)
 	if note := perfNote(res.Rows); note != "" {
 		res.Machine.Notes = append(res.Machine.Notes, note)
 	}
+	r.finish(res)
 	return res, err
 }
 
-// runCells measures every cell Runs times into res.Rows. It returns ctx's
-// error when ctx ends, and an error wrapping ErrCellsFailed when some cells
-// failed.
+// finish fills what is known only once the rows are in: the environment's
+// run-time part, the rates swept, the knees and the ratios.
+func (r *runner) finish(res *Results) {
+	e := &res.Environment
+	e.ServerCPUs, e.ClientCPUs = FormatCPUs(r.o.ServerCPUs), FormatCPUs(r.o.ClientCPUs)
+	e.ClientGOMAXPROCS = runtime.GOMAXPROCS(0)
+	e.ServerGOMAXPROCS = map[string]int{}
+	for _, row := range res.Rows {
+		if row.gomaxprocs > 0 {
+			e.ServerGOMAXPROCS[row.Model] = row.gomaxprocs
+		}
+		if row.Syscalls != nil {
+			e.PerfCounted = true
+		}
+		if row.OfferedRPS != nil {
+			k := fmt.Sprintf("%dx%d", row.Conns, row.Pipeline)
+			if !slices.Contains(res.Machine.Rates[k], *row.OfferedRPS) {
+				res.Machine.Rates[k] = append(res.Machine.Rates[k], *row.OfferedRPS)
+			}
+		}
+	}
+	res.Knees = Knees(Summarize(res.Rows))
+	res.Ratios = Ratios(res.Rows)
+}
+
+// runCells measures every cell Runs times into res.Rows: in each run the
+// closed-loop cells, then the open-loop ones. It returns ctx's error when
+// ctx ends, and an error wrapping ErrCellsFailed when some cells failed.
 func (r *runner) runCells(ctx context.Context, res *Results) error {
 	o := r.o
-	cells := o.cells()
-	total := len(cells) * o.Runs
+	total := o.CellsPerRun() * o.Runs
 	failed := 0
+	one := func(c cell, run int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if o.Progress != nil {
+			o.Progress(len(res.Rows), total, fmt.Sprintf("run %d/%d %s", run, o.Runs, c))
+		}
+		row := r.measure(ctx, c, run)
+		if row.failed() {
+			failed++
+		}
+		res.Rows = append(res.Rows, row)
+		return nil
+	}
+	rates := map[shape][]float64{}
 	for run := 1; run <= o.Runs; run++ {
-		for _, c := range cells {
-			if err := ctx.Err(); err != nil {
-				return err
+		for _, sh := range o.closedShapes() {
+			for _, m := range o.Models {
+				if err := one(cell{model: m, shape: sh}, run); err != nil {
+					return err
+				}
 			}
-			if o.Progress != nil {
-				o.Progress(len(res.Rows), total, fmt.Sprintf("run %d/%d %s", run, o.Runs, c))
+		}
+		for _, sh := range o.sweepShapes() {
+			if _, ok := rates[sh]; !ok {
+				rates[sh] = r.ratesFor(sh, res.Rows)
 			}
-			row := r.measure(ctx, c, run)
-			if row.failed() {
-				failed++
+			for _, rate := range rates[sh] {
+				for _, m := range o.Models {
+					if err := one(cell{model: m, shape: sh, offered: rate}, run); err != nil {
+						return err
+					}
+				}
 			}
-			res.Rows = append(res.Rows, row)
 		}
 	}
 	if o.Progress != nil {
@@ -105,9 +153,36 @@ func (r *runner) runCells(ctx context.Context, res *Results) error {
 		return err
 	}
 	if failed > 0 {
-		return fmt.Errorf("%w: %d of %d", ErrCellsFailed, failed, total)
+		return fmt.Errorf("%w: %d of %d", ErrCellsFailed, failed, len(res.Rows))
 	}
 	return nil
+}
+
+// ratesFor is the rates offered to every model in the swept shape: the
+// list given, or automatic rates drawn from the closed-loop capacity each
+// model showed in that shape in the rows so far (the first run's). With
+// no capacity measured it warns and sweeps nothing.
+func (r *runner) ratesFor(sh shape, rows []Row) []float64 {
+	if !r.o.AutoRates {
+		return r.o.Rates
+	}
+	var caps []float64
+	for _, m := range r.o.Models {
+		var v []float64
+		for _, row := range rows {
+			if row.Model == m && row.Mode == ModeClosed && row.Conns == sh.conns && row.Pipeline == sh.pipeline && row.RPS != nil && !row.failed() {
+				v = append(v, *row.RPS)
+			}
+		}
+		if st := stat(v); st.N > 0 {
+			caps = append(caps, st.Median)
+		}
+	}
+	rates := autoRates(caps, r.o.AutoPoints)
+	if rates == nil && r.o.Warn != nil {
+		r.o.Warn(fmt.Sprintf("no closed-loop capacity measured at %d connections, pipeline %d: that cell is not swept", sh.conns, sh.pipeline))
+	}
+	return rates
 }
 
 // perfNote is the machine note on what counting system calls cost the
@@ -167,6 +242,8 @@ func (r *runner) machine(start time.Time, allowed []int, shared bool) Machine {
 	m.ServerCPUs, m.ClientCPUs = FormatCPUs(r.o.ServerCPUs), FormatCPUs(r.o.ClientCPUs)
 	m.SharedCPU = shared
 	m.Loops = r.loops
+	m.Net = r.net()
+	m.Rates, m.RatesAuto = map[string][]float64{}, r.o.AutoRates
 	m.Client = r.o.Client
 	if r.o.Client == ClientWrk {
 		m.ClientVersion = wrkVersion()
@@ -184,6 +261,14 @@ func (r *runner) machine(start time.Time, allowed []int, shared bool) Machine {
 	return m
 }
 
+// net is the network the servers are reached over.
+func (r *runner) net() string {
+	if r.o.Net == "" {
+		return NetLo
+	}
+	return r.o.Net
+}
+
 func warmupSeconds(d time.Duration) int {
 	if d <= 0 {
 		return 0
@@ -193,7 +278,10 @@ func warmupSeconds(d time.Duration) int {
 
 // measure runs one cell against a fresh server and returns its row.
 func (r *runner) measure(ctx context.Context, c cell, run int) Row {
-	row := Row{Model: c.model, Conns: c.conns, Pipeline: c.pipeline, Run: run, Client: r.o.Client}
+	row := Row{Model: c.model, Conns: c.conns, Pipeline: c.pipeline, Run: run, Client: r.o.Client, Net: r.net(), Mode: ModeClosed}
+	if c.offered > 0 {
+		row.Mode, row.OfferedRPS = ModeOpen, ptr(c.offered)
+	}
 	// perf attaches while the server starts: it needs only the process
 	// id, and the two together take half the time they take in turn.
 	type attached struct {
@@ -249,6 +337,9 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 		row.fail(probeErr)
 	default:
 		row.fromUsage(usage, r.hz)
+		tick := time.Second / time.Duration(r.hz)
+		row.ServerCPUUtil = utilization(time.Duration(usage.UserTicks+usage.SystemTicks)*tick, usage.Elapsed, len(r.o.ServerCPUs))
+		row.judgeClient()
 	}
 	if stopErr != nil {
 		row.note("%v", stopErr)
@@ -259,14 +350,22 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 // builtin drives the cell with the built-in load generator, whose window
 // edges open and close the probe's.
 func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, row *Row) error {
+	var cpu0, cpu1 time.Duration
+	var cpuErr error
 	res, err := load.Run(ctx, load.Config{
 		Addr: addr, Conns: c.conns, Pipeline: c.pipeline, Threads: r.threads,
-		Duration: r.o.Duration, Warmup: r.o.Warmup,
+		Duration: r.o.Duration, Warmup: r.o.Warmup, Rate: c.offered,
 		OnWindow: func(begin bool) {
 			if begin {
+				row.began = time.Now()
+				cpu0, cpuErr = selfCPU()
 				pr.begin()
 			} else {
 				pr.end()
+				var err error
+				if cpu1, err = selfCPU(); cpuErr == nil {
+					cpuErr = err
+				}
 			}
 		},
 	})
@@ -274,6 +373,11 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 		return err
 	}
 	row.fromLoad(res)
+	if cpuErr != nil {
+		row.note("client_cpu_util is null: getrusage: %v", cpuErr)
+	} else {
+		row.ClientCPUUtil = utilization(cpu1-cpu0, res.Elapsed, len(r.o.ClientCPUs))
+	}
 	return nil
 }
 
@@ -293,6 +397,7 @@ func (r *runner) wrk(ctx context.Context, addr string, c cell, pr *probe, row *R
 	var pinErr error
 	cfg.OnStart = func(pid int) {
 		pinErr = pinProcess(pid, r.o.ClientCPUs)
+		row.began = time.Now()
 		pr.begin()
 	}
 	res, err := wrk.Run(ctx, cfg)
@@ -300,6 +405,7 @@ func (r *runner) wrk(ctx context.Context, addr string, c cell, pr *probe, row *R
 	if err != nil {
 		return err
 	}
+	row.ClientCPUUtil = utilization(res.CPU, time.Since(row.began), len(r.o.ClientCPUs))
 	if pinErr != nil {
 		row.note("wrk's threads could not all be checked on the client CPUs: %v", pinErr)
 	}
