@@ -34,7 +34,7 @@ func hdrName(r Row) string {
 func writeHDR(dir string, rows []Row) error {
 	var made bool
 	for _, r := range rows {
-		if r.latency == nil || r.latency.TotalCount() == 0 {
+		if r.latency == nil || r.latency.TotalCount() == 0 || r.began.IsZero() {
 			continue
 		}
 		if !made {
@@ -61,6 +61,8 @@ func writeOneHDR(path string, r Row) error {
 	if r.WindowS != nil {
 		window = *r.WindowS
 	}
+	// No legend line: hdrhistogram-go's own reader takes it for an
+	// interval and fails.
 	// The interval line holds the window's start relative to the start
 	// time (0) and its length. hdrhistogram-go v1.1.2's writer takes both
 	// from the histogram's whole-millisecond stamps but prints them as
@@ -80,7 +82,6 @@ func writeOneHDR(path string, r Row) error {
 		func() error {
 			return lw.OutputComment("values in microseconds: use -outputValueUnitRatio 1000 for milliseconds")
 		},
-		lw.OutputLegend,
 		func() error { return output(lw, r.latency, "corrected", length) },
 	}
 	if r.service != nil {

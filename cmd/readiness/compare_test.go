@@ -46,6 +46,9 @@ func readResults(t *testing.T, b []byte) resultsFile {
 	return r
 }
 
+// closedNull are the fields the contract makes null in closed-loop rows.
+var closedNull = map[string]bool{"offered_rps": true, "p50_service_us": true, "p90_service_us": true, "p99_service_us": true, "p999_service_us": true, "max_service_us": true}
+
 // checkRows checks every row has every contract field, no errors, and a
 // value or a note for each figure.
 func checkRows(t *testing.T, res resultsFile, rows int) {
@@ -60,6 +63,9 @@ func checkRows(t *testing.T, res resultsFile, rows int) {
 			v, ok := r[f]
 			if !ok {
 				t.Errorf("row %d lacks %q", i, f)
+				continue
+			}
+			if v == nil && r["mode"] == "closed" && closedNull[f] {
 				continue
 			}
 			if v == nil && !strings.Contains(string(notes), f) {
