@@ -19,7 +19,7 @@ type Usage struct {
 	Threads                int     // at the window's end
 	// The Go heap's allocations over the window, from the server's
 	// answers to SIGUSR1; nil when it did not answer, and Notes says why.
-	Heap  *MemStats
+	Heap *MemStats
 	// GOMAXPROCS is the server's, from its answer at the window's end; 0
 	// when unknown.
 	GOMAXPROCS int
