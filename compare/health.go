@@ -1,15 +1,25 @@
 package compare
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// The client-bound rules. A row is client-bound when either holds:
+// The client-bound rules. A row is client-bound when any holds:
 //   - the load generator kept at least clientBusy of its CPUs busy while
 //     the server kept less than serverBusy of its own busy: the client
 //     ran out of CPU first;
+//   - the load generator's threads waited for a CPU (runnable, not
+//     running: schedstat's run delay) at least clientWaiting of the
+//     window per client CPU, and more than twice as long as the server's
+//     did per server CPU: something else held the client's CPU, and the
+//     client, not the server, was starved;
 //   - open loop: the client's own p99 send lag (how late it sent, not
 //     counting waits for room in a full pipeline) reached lagFloorUs and
 //     lagShare of the corrected p99: the latency is mostly the client's
@@ -19,10 +29,12 @@ const (
 	serverBusy = 0.90
 	lagFloorUs = 1000.0
 	lagShare   = 1.0 / 3
+
+	clientWaiting = 0.25
 )
 
 // ClientRules states the rules for the table's and results.md's readers.
-const ClientRules = "A row is client-bound when the load generator kept at least 90% of its CPUs busy while the server kept less than 90% of its own busy, or (open loop) when the client's p99 send lag reached 1 ms and a third of the corrected p99."
+const ClientRules = "A row is client-bound when the load generator kept at least 90% of its CPUs busy while the server kept less than 90% of its own busy; or when the load generator's threads waited for a CPU at least 25% of the window and more than twice as long as the server's did (run delay from schedstat, per CPU); or (open loop) when the client's p99 send lag reached 1 ms and a third of the corrected p99."
 
 // judgeClient sets ClientBound, with a note saying why, and notes a
 // client that held fewer connections than asked.
@@ -36,6 +48,13 @@ func (r *Row) judgeClient() {
 			server = pct(*su)
 		}
 		r.note("client-bound: the load generator kept %s of its CPUs busy while the server kept %s of its own busy", pct(*cu), server)
+	case r.ClientWait != nil && *r.ClientWait >= clientWaiting && (r.ServerWait == nil || *r.ClientWait > 2**r.ServerWait):
+		r.ClientBound = true
+		server := "an unknown share"
+		if r.ServerWait != nil {
+			server = pct(*r.ServerWait)
+		}
+		r.note("client-bound: the load generator's threads waited for a CPU %s of the window, the server's %s", pct(*r.ClientWait), server)
 	case r.SendLagP99us != nil && r.P99us != nil && *r.SendLagP99us >= lagFloorUs && *r.SendLagP99us >= lagShare**r.P99us:
 		r.ClientBound = true
 		r.note("client-bound: the client itself sent late (p99 send lag %s against a corrected p99 of %s), so the rate was not offered as scheduled", latency(Stat{Median: *r.SendLagP99us, N: 1}), latency(Stat{Median: *r.P99us, N: 1}))
@@ -64,3 +83,54 @@ func selfCPU() (time.Duration, error) {
 }
 
 func pct(v float64) string { return sig(100*v, 2) + "%" }
+
+// runDelay is the time pid's threads have spent runnable but waiting for
+// a CPU, summed over /proc/PID/task/*/schedstat (the second field, in
+// nanoseconds). A thread that exits takes its share with it, so a
+// difference over a window can only undercount.
+func runDelay(pid int) (time.Duration, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var sum time.Duration
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "schedstat"))
+		if err != nil {
+			// The thread exited between the listing and the read.
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			return 0, fmt.Errorf("%s/%s/schedstat: %q has no run delay", dir, e.Name(), b)
+		}
+		ns, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s/%s/schedstat: %w", dir, e.Name(), err)
+		}
+		sum += time.Duration(ns)
+	}
+	return sum, nil
+}
+
+// waitClock measures one process's run delay over a window.
+type waitClock struct {
+	pid    int
+	before time.Duration
+	err    error
+}
+
+func (w *waitClock) begin() { w.before, w.err = runDelay(w.pid) }
+
+// delay is the run delay since begin.
+func (w *waitClock) delay() (time.Duration, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	after, err := runDelay(w.pid)
+	if err != nil {
+		return 0, err
+	}
+	return max(after-w.before, 0), nil
+}

@@ -23,7 +23,10 @@ type Usage struct {
 	// GOMAXPROCS is the server's, from its answer at the window's end; 0
 	// when unknown.
 	GOMAXPROCS int
-	Notes      []string
+	// Waited is how long the server's threads were runnable but waiting
+	// for a CPU over the window; nil when schedstat could not be read.
+	Waited *time.Duration
+	Notes  []string
 }
 
 // probe measures one server process from outside over a window: /proc
@@ -35,6 +38,7 @@ type probe struct {
 	begun  time.Time
 	usage  Usage
 	err    error
+	wait   waitClock
 
 	// memStats, if set, asks the server for its heap counts.
 	memStats   func() (MemStats, error)
@@ -67,6 +71,8 @@ func newProbe(pid int, unavailable string) (p *probe, perfErr error) {
 // each reading covers a span as long as the window.
 func (p *probe) begin() {
 	p.before, p.err = proc.Read(p.pid)
+	p.wait = waitClock{pid: p.pid}
+	p.wait.begin()
 	p.begun = time.Now()
 	if p.ctr != nil {
 		if err := p.ctr.Enable(); err != nil {
@@ -85,6 +91,11 @@ func (p *probe) end() {
 	}
 	p.usage.Elapsed = time.Since(p.begun)
 	after, err := proc.Read(p.pid)
+	if w, werr := p.wait.delay(); werr != nil {
+		p.usage.Notes = append(p.usage.Notes, "server_wait is null: schedstat: "+werr.Error())
+	} else {
+		p.usage.Waited = &w
+	}
 	if p.ctr != nil {
 		if err := p.ctr.Disable(); err != nil {
 			p.dropPerf(err)

@@ -69,6 +69,11 @@ type Row struct {
 	// end (built-in client).
 	SendLagP99us *float64 `json:"send_lag_p99_us"`
 	ConnsHeld    *int     `json:"conns_held"`
+	// The share of their CPUs' time that the server's and the client's
+	// threads spent runnable but waiting for a CPU (schedstat's run
+	// delay), 0-1 and more when several threads wait at once.
+	ServerWait *float64 `json:"server_wait"`
+	ClientWait *float64 `json:"client_wait"`
 	// ClientBound is true when the load generator, not the server, was
 	// the limit; Notes says why, and its ratios are not the server's.
 	ClientBound bool `json:"client_bound"`

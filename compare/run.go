@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -339,6 +340,9 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 		row.fromUsage(usage, r.hz)
 		tick := time.Second / time.Duration(r.hz)
 		row.ServerCPUUtil = utilization(time.Duration(usage.UserTicks+usage.SystemTicks)*tick, usage.Elapsed, len(r.o.ServerCPUs))
+		if usage.Waited != nil {
+			row.ServerWait = utilization(*usage.Waited, usage.Elapsed, len(r.o.ServerCPUs))
+		}
 		row.judgeClient()
 	}
 	if stopErr != nil {
@@ -352,6 +356,9 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, row *Row) error {
 	var cpu0, cpu1 time.Duration
 	var cpuErr error
+	wait := waitClock{pid: os.Getpid()}
+	var waited time.Duration
+	var waitErr error
 	res, err := load.Run(ctx, load.Config{
 		Addr: addr, Conns: c.conns, Pipeline: c.pipeline, Threads: r.threads,
 		Duration: r.o.Duration, Warmup: r.o.Warmup, Rate: c.offered,
@@ -359,9 +366,11 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 			if begin {
 				row.began = time.Now()
 				cpu0, cpuErr = selfCPU()
+				wait.begin()
 				pr.begin()
 			} else {
 				pr.end()
+				waited, waitErr = wait.delay()
 				var err error
 				if cpu1, err = selfCPU(); cpuErr == nil {
 					cpuErr = err
@@ -377,6 +386,11 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 		row.note("client_cpu_util is null: getrusage: %v", cpuErr)
 	} else {
 		row.ClientCPUUtil = utilization(cpu1-cpu0, res.Elapsed, len(r.o.ClientCPUs))
+	}
+	if waitErr != nil {
+		row.note("client_wait is null: schedstat: %v", waitErr)
+	} else {
+		row.ClientWait = utilization(waited, res.Elapsed, len(r.o.ClientCPUs))
 	}
 	return nil
 }
@@ -406,6 +420,7 @@ func (r *runner) wrk(ctx context.Context, addr string, c cell, pr *probe, row *R
 		return err
 	}
 	row.ClientCPUUtil = utilization(res.CPU, time.Since(row.began), len(r.o.ClientCPUs))
+	row.note("client_wait is null: wrk's threads are gone before its figures are read")
 	if pinErr != nil {
 		row.note("wrk's threads could not all be checked on the client CPUs: %v", pinErr)
 	}

@@ -55,6 +55,7 @@ type Summary struct {
 
 	P99Service, SendLag    Stat // open loop
 	ServerUtil, ClientUtil Stat
+	ServerWait, ClientWait Stat
 }
 
 // clientBound reports whether most measured runs of the cell were
@@ -151,6 +152,8 @@ func Summarize(rows []Row) []Summary {
 		s.SendLag = over(measured, func(r Row) *float64 { return r.SendLagP99us })
 		s.ServerUtil = over(measured, func(r Row) *float64 { return r.ServerCPUUtil })
 		s.ClientUtil = over(measured, func(r Row) *float64 { return r.ClientCPUUtil })
+		s.ServerWait = over(measured, func(r Row) *float64 { return r.ServerWait })
+		s.ClientWait = over(measured, func(r Row) *float64 { return r.ClientWait })
 		out = append(out, s)
 	}
 	return out

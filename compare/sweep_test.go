@@ -160,22 +160,26 @@ func TestRatios(t *testing.T) {
 // limit, and only those.
 func TestJudgeClient(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		cli, srv *float64
-		lag, p99 *float64
-		held     int
-		bound    bool
-		note     string
+		name         string
+		cli, srv     *float64
+		lag, p99     *float64
+		held         int
+		bound        bool
+		note         string
+		cwait, swait *float64
 	}{
-		{"client saturated, server not", ptr(0.95), ptr(0.6), nil, ptr(500.0), 100, true, "kept 95% of its CPUs busy"},
-		{"both saturated", ptr(0.95), ptr(0.97), nil, ptr(500.0), 100, false, ""},
-		{"server saturated", ptr(0.5), ptr(0.99), ptr(0.0), ptr(90000.0), 100, false, ""},
-		{"client late", ptr(0.4), ptr(0.3), ptr(30000.0), ptr(40000.0), 100, true, "sent late"},
-		{"late but small against p99", ptr(0.4), ptr(0.3), ptr(2000.0), ptr(90000.0), 100, false, ""},
-		{"late under a millisecond", ptr(0.4), ptr(0.3), ptr(900.0), ptr(1000.0), 100, false, ""},
-		{"connections lost", ptr(0.4), ptr(0.3), nil, ptr(500.0), 60, false, "held 60 of its 100"},
+		{"client saturated, server not", ptr(0.95), ptr(0.6), nil, ptr(500.0), 100, true, "kept 95% of its CPUs busy", nil, nil},
+		{"both saturated", ptr(0.95), ptr(0.97), nil, ptr(500.0), 100, false, "", nil, nil},
+		{"server saturated", ptr(0.5), ptr(0.99), ptr(0.0), ptr(90000.0), 100, false, "", nil, nil},
+		{"client late", ptr(0.4), ptr(0.3), ptr(30000.0), ptr(40000.0), 100, true, "sent late", nil, nil},
+		{"late but small against p99", ptr(0.4), ptr(0.3), ptr(2000.0), ptr(90000.0), 100, false, "", nil, nil},
+		{"late under a millisecond", ptr(0.4), ptr(0.3), ptr(900.0), ptr(1000.0), 100, false, "", nil, nil},
+		{"connections lost", ptr(0.4), ptr(0.3), nil, ptr(500.0), 60, false, "held 60 of its 100", nil, nil},
+		{"client starved", ptr(0.01), ptr(0.02), ptr(0.0), ptr(300000.0), 100, true, "waited for a CPU 99% of the window, the server's 1.0%", ptr(0.99), ptr(0.01)},
+		{"both starved", ptr(0.3), ptr(0.3), nil, ptr(3000.0), 100, false, "", ptr(0.5), ptr(0.4)},
+		{"client waits a little", ptr(0.3), ptr(0.3), nil, ptr(3000.0), 100, false, "", ptr(0.2), ptr(0.0)},
 	} {
-		r := Row{Conns: 100, ClientCPUUtil: tc.cli, ServerCPUUtil: tc.srv, SendLagP99us: tc.lag, P99us: tc.p99, ConnsHeld: ptr(tc.held)}
+		r := Row{Conns: 100, ClientCPUUtil: tc.cli, ServerCPUUtil: tc.srv, SendLagP99us: tc.lag, P99us: tc.p99, ConnsHeld: ptr(tc.held), ClientWait: tc.cwait, ServerWait: tc.swait}
 		r.judgeClient()
 		notes := strings.Join(r.Notes, "; ")
 		if r.ClientBound != tc.bound || tc.note != "" && !strings.Contains(notes, tc.note) || tc.note == "" && notes != "" {

@@ -60,19 +60,16 @@ func compareFlags(fs *flag.FlagSet, s *compareSettings) {
 		o.Models = ms
 		return err
 	}}, "models", "the models to compare, in the order each cell runs them")
-	// A matrix given on the command line is also the one swept.
 	fs.Var(&listFlag{joinInts(o.Conns), func(v string) error {
 		var err error
 		o.Conns, err = parseInts(v)
-		o.SweepConns, o.SweepPipeline = nil, nil
 		return err
-	}}, "conns", "the concurrent connection counts of the matrix (given, they are also the ones swept)")
+	}}, "conns", "the concurrent connection counts of the matrix")
 	fs.Var(&listFlag{joinInts(o.Pipeline), func(v string) error {
 		var err error
 		o.Pipeline, err = parseInts(v)
-		o.SweepConns, o.SweepPipeline = nil, nil
 		return err
-	}}, "pipeline", "the pipeline depths of the matrix: requests each connection keeps in flight (given, they are also the ones swept)")
+	}}, "pipeline", "the pipeline depths of the matrix: requests each connection keeps in flight")
 	fs.Var(&listFlag{ratesText(o), func(v string) error {
 		switch v {
 		case "auto":
@@ -88,7 +85,7 @@ func compareFlags(fs *flag.FlagSet, s *compareSettings) {
 		rates, err := compare.ParseRates(v)
 		o.AutoRates, o.Rates = false, rates
 		return err
-	}}, "rates", "open-loop cells at these offered rates (requests/s, e.g. 2k,10k,50k), the same for every model; auto draws them from each model's closed-loop capacity, from 5% of the slowest's to 120% of the fastest's; off sweeps nothing. The default sweeps 100 connections at pipeline 1 only")
+	}}, "rates", "open-loop cells at these offered rates (requests/s, e.g. 2k,10k,50k) in every cell of the matrix, the same rates for every model; auto draws them from each model's closed-loop capacity in the cell, from 5% of the slowest's to 120% of the fastest's; off sweeps nothing. Not given: automatic rates at 100 connections, pipeline 1 only, and no sweep with -client wrk")
 	fs.IntVar(&o.AutoPoints, "auto-points", o.AutoPoints, "how many rates -rates auto offers")
 	fs.StringVar(&o.Net, "net", o.Net, "where the servers listen: lo (127.0.0.1) or veth (each server in a network namespace of its own, reached over a veth pair)")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "the measured window of each cell")
@@ -141,6 +138,16 @@ func compareMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "readiness compare: unexpected arguments %q (readiness compare -h explains the flags)\n", fs.Args())
 		return 2
+	}
+	ratesGiven := false
+	fs.Visit(func(f *flag.Flag) { ratesGiven = ratesGiven || f.Name == "rates" })
+	switch {
+	case ratesGiven:
+		// Rates given on the command line sweep the whole matrix.
+		s.opts.SweepConns, s.opts.SweepPipeline = nil, nil
+	case s.opts.Client == compare.ClientWrk:
+		// wrk has no fixed-rate mode: the default sweep is left out.
+		s.opts.AutoRates = false
 	}
 	exe, err := os.Executable()
 	if err != nil {
