@@ -14,6 +14,7 @@ import (
 	"github.com/readinesslab/readiness/compare/perf"
 	"github.com/readinesslab/readiness/compare/wrk"
 	"github.com/readinesslab/readiness/internal/host"
+	"github.com/readinesslab/readiness/internal/netns"
 	"github.com/readinesslab/readiness/internal/proc"
 )
 
@@ -24,6 +25,7 @@ var ErrCellsFailed = errors.New("some cells were not measured")
 // runner holds what every cell of one comparison shares.
 type runner struct {
 	o       Options
+	pair    *netns.Pair // with -net veth: the servers' and the client's namespaces
 	loops   int
 	hz      uint64
 	noPerf  string // why perf cannot count here, once known
@@ -64,6 +66,21 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 
 	r := &runner{o: o, loops: o.Loops, hz: proc.ClockTicks(), threads: len(o.ClientCPUs)}
+	if o.Net == NetVeth {
+		if err := netns.Check(); err != nil {
+			return nil, fmt.Errorf("-net veth: %w", err)
+		}
+		if r.pair, err = netns.Create(); err != nil {
+			return nil, fmt.Errorf("-net veth: %w", err)
+		}
+		// Every return from here on passes this, ctx's end on SIGINT or
+		// SIGTERM included.
+		defer func() {
+			if err := r.pair.Remove(); err != nil && o.Warn != nil {
+				o.Warn(fmt.Sprintf("remove the network namespaces %s and %s: %v", r.pair.Server.Name, r.pair.Client.Name, err))
+			}
+		}()
+	}
 	if r.loops == 0 {
 		r.loops = len(o.ServerCPUs)
 	}
@@ -262,6 +279,15 @@ func (r *runner) machine(start time.Time, allowed []int, shared bool) Machine {
 	return m
 }
 
+// serverNS is where a server runs: nil on loopback, else the server's
+// namespace.
+func (r *runner) serverNS() *netns.NS {
+	if r.pair == nil {
+		return nil
+	}
+	return &r.pair.Server
+}
+
 // net is the network the servers are reached over.
 func (r *runner) net() string {
 	if r.o.Net == "" {
@@ -291,7 +317,7 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 	}
 	probed := make(chan attached, 1)
 	began := false
-	srv, err := startServer(ctx, r.o.Binary, c.model, r.loops, r.o.ServerCPUs, func(pid int) {
+	srv, err := startServer(ctx, r.o.Binary, c.model, r.loops, r.o.ServerCPUs, r.serverNS(), func(pid int) {
 		began = true
 		go func() {
 			pr, err := newProbe(pid, r.noPerf)
@@ -359,7 +385,7 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 	wait := waitClock{pid: os.Getpid()}
 	var waited time.Duration
 	var waitErr error
-	res, err := load.Run(ctx, load.Config{
+	cfg := load.Config{
 		Addr: addr, Conns: c.conns, Pipeline: c.pipeline, Threads: r.threads,
 		Duration: r.o.Duration, Warmup: r.o.Warmup, Rate: c.offered,
 		OnWindow: func(begin bool) {
@@ -377,7 +403,13 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 				}
 			}
 		},
-	})
+	}
+	if r.pair != nil {
+		// The loops' sockets are made inside the client's namespace and
+		// reach the server's address over the veth pair.
+		cfg.Target, cfg.Enter = r.pair.Server.Addr, r.pair.Client.Do
+	}
+	res, err := load.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -401,6 +433,9 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 // again as it starts.
 func (r *runner) wrk(ctx context.Context, addr string, c cell, pr *probe, row *Row) error {
 	cfg := wrk.Config{Addr: addr, Conns: c.conns, Threads: r.threads, Pipeline: c.pipeline}
+	if r.pair != nil {
+		cfg.Prefix = r.pair.Client.Prefix()
+	}
 	if r.o.Warmup > 0 {
 		cfg.Duration = r.o.Warmup
 		if _, err := wrk.Run(ctx, cfg); err != nil {

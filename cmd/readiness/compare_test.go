@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/readinesslab/readiness/compare"
+	"github.com/readinesslab/readiness/internal/netns"
 )
 
 // compareRun runs `readiness compare args...` with env added to the
@@ -430,5 +432,49 @@ func TestCompareClientBound(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(dir, "results.md"))
 	if !strings.Contains(string(md), "## Client-bound rows") || !strings.Contains(string(md), "yes(1/1)") {
 		t.Errorf("results.md does not show the client-bound row:\n%s", md)
+	}
+}
+
+// compare -net veth runs each server in a namespace of its own and the
+// client in another; SIGINT in the middle of the run still removes both
+// namespaces before compare exits.
+func TestCompareVethRemovedOnSIGINT(t *testing.T) {
+	if err := netns.Check(); err != nil {
+		t.Skipf("network namespaces unavailable here: %v", err)
+	}
+	cmd := exec.Command(readinessBinary(t), "compare", "-net", "veth", "-models", "epoll,std", "-conns", "10", "-pipeline", "1",
+		"-rates", "off", "-duration", "2s", "-warmup", "0s", "-runs", "3", "-out", t.TempDir())
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	names := []string{fmt.Sprintf("readiness-%d-srv", cmd.Process.Pid), fmt.Sprintf("readiness-%d-cli", cmd.Process.Pid)}
+	exists := func(name string) bool { _, err := os.Stat("/run/netns/" + name); return err == nil }
+	deadline := time.Now().Add(10 * time.Second)
+	for !exists(names[0]) || !exists(names[1]) {
+		if time.Now().After(deadline) {
+			t.Fatalf("namespaces %v not made within 10 s; stderr:\n%s", names, errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Into the first measured window.
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("compare still running 15 s after SIGINT; stderr:\n%s", errOut.String())
+	}
+	for _, n := range names {
+		if exists(n) {
+			t.Errorf("namespace %s left behind after SIGINT; stderr:\n%s", n, errOut.String())
+			exec.Command("ip", "netns", "delete", n).Run()
+		}
 	}
 }

@@ -25,7 +25,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	target, err := ParseAddr(cfg.Addr)
+	target, err := parseTarget(cfg.Addr, cfg.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +60,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	var wg sync.WaitGroup
-	for _, l := range loops {
-		wg.Go(l.run)
+	enterErrs := make([]error, len(loops))
+	for i, l := range loops {
+		if cfg.Enter == nil {
+			wg.Go(l.run)
+			continue
+		}
+		wg.Go(func() {
+			ran := false
+			enterErrs[i] = cfg.Enter(func() error { ran = true; l.run(); return nil })
+			if !ran {
+				// run closes the loop's fds; a loop that never ran must
+				// close them here.
+				l.close()
+			}
+		})
 	}
 	endAt, ctxErr := window(ctx, cfg, p)
 	// The stop event is level-triggered in every loop's set: one write
@@ -75,6 +88,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		r.add(l, accts[i])
 		if l.err != nil && err == nil {
 			err = fmt.Errorf("load loop: %w", l.err)
+		}
+		if enterErrs[i] != nil && err == nil {
+			err = fmt.Errorf("load loop: enter: %w", enterErrs[i])
 		}
 	}
 	if endAt > p.begin {
