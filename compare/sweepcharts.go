@@ -3,8 +3,6 @@ package compare
 import (
 	"fmt"
 	"image/color"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"gonum.org/v1/plot"
@@ -25,7 +23,7 @@ func chartsFor(res *Results) []string {
 	return append(slices.Clone(ChartFiles), SweepChartFiles...)
 }
 
-// curve is one model's summaries in one swept shape, by rising rate.
+// curves are each model's summaries in each swept shape, by rising rate.
 type curves struct {
 	models []string
 	shapes []shape
@@ -57,17 +55,7 @@ func writeSweepCharts(dir string, res *Results, sums []Summary) error {
 	if len(c.shapes) == 0 {
 		return nil
 	}
-	figs := []*figure{c.cpu(res.Machine), c.latency(res.Machine, res.Knees)}
-	for i, f := range figs {
-		b, err := f.render("svg")
-		if err != nil {
-			return fmt.Errorf("%s: %w", SweepChartFiles[i], err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, SweepChartFiles[i]), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeFigures(dir, SweepChartFiles, []*figure{c.cpu(res.Machine), c.latency(res.Machine, res.Knees)})
 }
 
 func shapeTitle(sh shape) string {
