@@ -1,11 +1,6 @@
 package compare
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -83,54 +78,3 @@ func selfCPU() (time.Duration, error) {
 }
 
 func pct(v float64) string { return sig(100*v, 2) + "%" }
-
-// runDelay is the time pid's threads have spent runnable but waiting for
-// a CPU, summed over /proc/PID/task/*/schedstat (the second field, in
-// nanoseconds). A thread that exits takes its share with it, so a
-// difference over a window can only undercount.
-func runDelay(pid int) (time.Duration, error) {
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, err
-	}
-	var sum time.Duration
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "schedstat"))
-		if err != nil {
-			// The thread exited between the listing and the read.
-			continue
-		}
-		f := strings.Fields(string(b))
-		if len(f) < 2 {
-			return 0, fmt.Errorf("%s/%s/schedstat: %q has no run delay", dir, e.Name(), b)
-		}
-		ns, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s/%s/schedstat: %w", dir, e.Name(), err)
-		}
-		sum += time.Duration(ns)
-	}
-	return sum, nil
-}
-
-// waitClock measures one process's run delay over a window.
-type waitClock struct {
-	pid    int
-	before time.Duration
-	err    error
-}
-
-func (w *waitClock) begin() { w.before, w.err = runDelay(w.pid) }
-
-// delay is the run delay since begin.
-func (w *waitClock) delay() (time.Duration, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	after, err := runDelay(w.pid)
-	if err != nil {
-		return 0, err
-	}
-	return max(after-w.before, 0), nil
-}

@@ -23,9 +23,9 @@ type Usage struct {
 	// GOMAXPROCS is the server's, from its answer at the window's end; 0
 	// when unknown.
 	GOMAXPROCS int
-	// Waited is how long the server's threads were runnable but waiting
-	// for a CPU over the window; nil when schedstat could not be read.
-	Waited *time.Duration
+	// Sched is how long the server's threads ran and waited for a CPU
+	// over the window, from schedstat; nil when it could not be read.
+	Sched *sched
 	Notes  []string
 }
 
@@ -38,7 +38,7 @@ type probe struct {
 	begun  time.Time
 	usage  Usage
 	err    error
-	wait   waitClock
+	sched  schedClock
 
 	// memStats, if set, asks the server for its heap counts.
 	memStats   func() (MemStats, error)
@@ -71,8 +71,8 @@ func newProbe(pid int, unavailable string) (p *probe, perfErr error) {
 // each reading covers a span as long as the window.
 func (p *probe) begin() {
 	p.before, p.err = proc.Read(p.pid)
-	p.wait = waitClock{pid: p.pid}
-	p.wait.begin()
+	p.sched = schedClock{pid: p.pid}
+	p.sched.begin()
 	p.begun = time.Now()
 	if p.ctr != nil {
 		if err := p.ctr.Enable(); err != nil {
@@ -91,10 +91,10 @@ func (p *probe) end() {
 	}
 	p.usage.Elapsed = time.Since(p.begun)
 	after, err := proc.Read(p.pid)
-	if w, werr := p.wait.delay(); werr != nil {
-		p.usage.Notes = append(p.usage.Notes, "server_wait is null: schedstat: "+werr.Error())
+	if sc, serr := p.sched.since(); serr != nil {
+		p.usage.Notes = append(p.usage.Notes, "server_wait is null, and CPU time comes from clock ticks only: schedstat: "+serr.Error())
 	} else {
-		p.usage.Waited = &w
+		p.usage.Sched = &sc
 	}
 	if p.ctr != nil {
 		if err := p.ctr.Disable(); err != nil {

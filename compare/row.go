@@ -231,6 +231,20 @@ func (r *Row) fromUsage(u Usage, hz uint64) {
 	r.UserUsPerReq = ptr(float64(u.UserTicks) * tickUs / n)
 	r.SysUsPerReq = ptr(float64(u.SystemTicks) * tickUs / n)
 	r.CPUusPerReq = ptr(float64(ticks) * tickUs / n)
+	if u.Sched != nil {
+		// The scheduler's count is exact to the nanosecond where ticks
+		// round to 10 ms; the ticks still give the split between user
+		// and system, applied to it.
+		total := float64(u.Sched.onCPU) / float64(time.Microsecond) / n
+		r.CPUusPerReq = ptr(total)
+		if ticks > 0 {
+			r.UserUsPerReq = ptr(total * float64(u.UserTicks) / float64(ticks))
+			r.SysUsPerReq = ptr(total * float64(u.SystemTicks) / float64(ticks))
+		} else {
+			r.UserUsPerReq, r.SysUsPerReq = nil, nil
+			r.note("user_us_per_req and sys_us_per_req are null: the window held no clock tick of CPU time to split it by")
+		}
+	}
 	r.CtxswPerReq = ptr(float64(u.Voluntary+u.Involuntary) / n)
 	if u.Syscalls != nil {
 		r.SyscallsPerReq = ptr(float64(*u.Syscalls) / n)
@@ -239,7 +253,11 @@ func (r *Row) fromUsage(u Usage, hz uint64) {
 		r.AllocsPerReq = ptr(float64(u.Heap.Mallocs) / n)
 		r.AllocBytesPerReq = ptr(float64(u.Heap.TotalAlloc) / n)
 	}
-	if ticks < minTicks {
+	switch {
+	case ticks >= minTicks:
+	case u.Sched != nil:
+		r.note("CPU time held fewer than %d clock ticks of %.0f ms (cpu_ticks has the count): the total is schedstat's, exact, but its split into user and system can be off by more than ±%.0f%%; use a longer -duration", minTicks, tickUs/1000, 200.0/minTicks)
+	default:
 		r.note("CPU time held fewer than %d clock ticks of %.0f ms (cpu_ticks has the count), so rounding can move CPU per request by more than ±%.0f%%; use a longer -duration", minTicks, tickUs/1000, 200.0/minTicks)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // syntheticRows is a full matrix of plausible rows: three models, four
@@ -84,4 +85,47 @@ func contractFields(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	return strings.Fields(string(b))
+}
+
+// With schedstat's count, CPU per request is that count, split into user
+// and system in the ticks' proportion; with no tick to split by, the
+// split is null with a note.
+func TestFromUsageSched(t *testing.T) {
+	r := Row{Requests: 1000}
+	r.fromUsage(Usage{Elapsed: time.Second, UserTicks: 1, SystemTicks: 3, Sched: &sched{onCPU: 50 * time.Millisecond}}, 100)
+	if *r.CPUusPerReq != 50 || *r.UserUsPerReq != 12.5 || *r.SysUsPerReq != 37.5 {
+		t.Errorf("cpu %v user %v sys %v, want 50, 12.5 and 37.5 µs", *r.CPUusPerReq, *r.UserUsPerReq, *r.SysUsPerReq)
+	}
+	if !strings.Contains(strings.Join(r.Notes, ";"), "the total is schedstat's") {
+		t.Errorf("notes %q", r.Notes)
+	}
+	r = Row{Requests: 1000}
+	r.fromUsage(Usage{Elapsed: time.Second, Sched: &sched{onCPU: 5 * time.Millisecond}}, 100)
+	if *r.CPUusPerReq != 5 || r.UserUsPerReq != nil || r.SysUsPerReq != nil {
+		t.Errorf("no tick: cpu %v user %v sys %v", *r.CPUusPerReq, r.UserUsPerReq, r.SysUsPerReq)
+	}
+	// Without schedstat the ticks alone give the figures.
+	r = Row{Requests: 1000}
+	r.fromUsage(Usage{Elapsed: time.Second, UserTicks: 1, SystemTicks: 3}, 100)
+	if *r.CPUusPerReq != 40 || *r.UserUsPerReq != 10 {
+		t.Errorf("ticks only: cpu %v user %v", *r.CPUusPerReq, *r.UserUsPerReq)
+	}
+}
+
+// This process's own schedstat counts the time its threads ran.
+func TestReadSched(t *testing.T) {
+	c := schedClock{pid: os.Getpid()}
+	c.begin()
+	for end := time.Now().Add(30 * time.Millisecond); time.Now().Before(end); {
+	}
+	got, err := c.since()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.onCPU < 10*time.Millisecond {
+		t.Errorf("a 30 ms busy loop ran %v on a CPU by schedstat", got.onCPU)
+	}
+	if _, err := readSched(-1); err == nil {
+		t.Error("no error for a process that does not exist")
+	}
 }

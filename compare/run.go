@@ -271,7 +271,7 @@ func (r *runner) machine(start time.Time, allowed []int, shared bool) Machine {
 	m.DurationS, m.WarmupS, m.Runs = r.o.Duration.Seconds(), r.o.Warmup.Seconds(), r.o.Runs
 	m.ClockTicks = r.hz
 	m.Notes = append(m.Notes,
-		fmt.Sprintf("CPU time comes from /proc/PID/stat in clock ticks of %.0f ms; cpu_ticks in each row says how many the window held", 1000/float64(r.hz)),
+		fmt.Sprintf("CPU time per request is the scheduler's count of the server's threads' time on a CPU (/proc/PID/task/*/schedstat, in nanoseconds), split into user and system in the proportion of /proc/PID/stat's clock ticks of %.0f ms; cpu_ticks in each row says how many ticks the window held", 1000/float64(r.hz)),
 		"context switches are summed over /proc/PID/task/*/status (the process's own status file counts its main thread only)")
 	if shared {
 		m.Notes = append(m.Notes, "server and client shared one CPU")
@@ -365,10 +365,12 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 	default:
 		row.fromUsage(usage, r.hz)
 		tick := time.Second / time.Duration(r.hz)
-		row.ServerCPUUtil = utilization(time.Duration(usage.UserTicks+usage.SystemTicks)*tick, usage.Elapsed, len(r.o.ServerCPUs))
-		if usage.Waited != nil {
-			row.ServerWait = utilization(*usage.Waited, usage.Elapsed, len(r.o.ServerCPUs))
+		cpu := time.Duration(usage.UserTicks+usage.SystemTicks) * tick
+		if usage.Sched != nil {
+			cpu = usage.Sched.onCPU
+			row.ServerWait = utilization(usage.Sched.waited, usage.Elapsed, len(r.o.ServerCPUs))
 		}
+		row.ServerCPUUtil = utilization(cpu, usage.Elapsed, len(r.o.ServerCPUs))
 		row.judgeClient()
 	}
 	if stopErr != nil {
@@ -382,8 +384,8 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, row *Row) error {
 	var cpu0, cpu1 time.Duration
 	var cpuErr error
-	wait := waitClock{pid: os.Getpid()}
-	var waited time.Duration
+	wait := schedClock{pid: os.Getpid()}
+	var waited sched
 	var waitErr error
 	cfg := load.Config{
 		Addr: addr, Conns: c.conns, Pipeline: c.pipeline, Threads: r.threads,
@@ -396,7 +398,7 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 				pr.begin()
 			} else {
 				pr.end()
-				waited, waitErr = wait.delay()
+				waited, waitErr = wait.since()
 				var err error
 				if cpu1, err = selfCPU(); cpuErr == nil {
 					cpuErr = err
@@ -422,7 +424,7 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 	if waitErr != nil {
 		row.note("client_wait is null: schedstat: %v", waitErr)
 	} else {
-		row.ClientWait = utilization(waited, res.Elapsed, len(r.o.ClientCPUs))
+		row.ClientWait = utilization(waited.waited, res.Elapsed, len(r.o.ClientCPUs))
 	}
 	return nil
 }
