@@ -26,7 +26,7 @@ type Usage struct {
 	// Sched is how long the server's threads ran and waited for a CPU
 	// over the window, from schedstat; nil when it could not be read.
 	Sched *sched
-	Notes  []string
+	Notes []string
 }
 
 // probe measures one server process from outside over a window: /proc
