@@ -32,7 +32,8 @@ const (
 const ClientRules = "A row is client-bound when the load generator kept at least 90% of its CPUs busy while the server kept less than 90% of its own busy; or when the load generator's threads waited for a CPU at least 25% of the window and more than twice as long as the server's did (run delay from schedstat, per CPU); or (open loop) when the client's p99 send lag reached 1 ms and a third of the corrected p99."
 
 // judgeClient sets ClientBound, with a note saying why, and notes a
-// client that held fewer connections than asked.
+// server starved of its CPU and a client that held fewer connections
+// than asked.
 func (r *Row) judgeClient() {
 	cu, su := r.ClientCPUUtil, r.ServerCPUUtil
 	switch {
@@ -53,6 +54,9 @@ func (r *Row) judgeClient() {
 	case r.SendLagP99us != nil && r.P99us != nil && *r.SendLagP99us >= lagFloorUs && *r.SendLagP99us >= lagShare**r.P99us:
 		r.ClientBound = true
 		r.note("client-bound: the client itself sent late (p99 send lag %s against a corrected p99 of %s), so the rate was not offered as scheduled", latency(Stat{Median: *r.SendLagP99us, N: 1}), latency(Stat{Median: *r.P99us, N: 1}))
+	}
+	if r.ServerWait != nil && *r.ServerWait >= clientWaiting && !r.ClientBound {
+		r.note("the server's threads waited for a CPU %s of the window: something else held the server's CPU, so the rate measured is partly the machine's limit, not the server's", pct(*r.ServerWait))
 	}
 	if r.ConnsHeld != nil && *r.ConnsHeld < r.Conns {
 		r.note("the client held %d of its %d connections at the window's end", *r.ConnsHeld, r.Conns)

@@ -178,6 +178,7 @@ func TestJudgeClient(t *testing.T) {
 		{"client starved", ptr(0.01), ptr(0.02), ptr(0.0), ptr(300000.0), 100, true, "waited for a CPU 99% of the window, the server's 1.0%", ptr(0.99), ptr(0.01)},
 		{"both starved", ptr(0.3), ptr(0.3), nil, ptr(3000.0), 100, false, "", ptr(0.5), ptr(0.4)},
 		{"client waits a little", ptr(0.3), ptr(0.3), nil, ptr(3000.0), 100, false, "", ptr(0.2), ptr(0.0)},
+		{"server starved", ptr(0.3), ptr(0.3), nil, ptr(3000.0), 100, false, "the server's threads waited for a CPU 80%", ptr(0.1), ptr(0.8)},
 	} {
 		r := Row{Conns: 100, ClientCPUUtil: tc.cli, ServerCPUUtil: tc.srv, SendLagP99us: tc.lag, P99us: tc.p99, ConnsHeld: ptr(tc.held), ClientWait: tc.cwait, ServerWait: tc.swait}
 		r.judgeClient()
