@@ -176,7 +176,7 @@ func TestJudgeClient(t *testing.T) {
 		{"late under a millisecond", ptr(0.4), ptr(0.3), ptr(900.0), ptr(1000.0), 100, false, "", nil, nil},
 		{"connections lost", ptr(0.4), ptr(0.3), nil, ptr(500.0), 60, false, "held 60 of its 100", nil, nil},
 		{"client starved", ptr(0.01), ptr(0.02), ptr(0.0), ptr(300000.0), 100, true, "waited for a CPU 99% of the window, the server's 1.0%", ptr(0.99), ptr(0.01)},
-		{"both starved", ptr(0.3), ptr(0.3), nil, ptr(3000.0), 100, false, "", ptr(0.5), ptr(0.4)},
+		{"both starved", ptr(0.3), ptr(0.3), nil, ptr(3000.0), 100, false, "the server's threads waited for a CPU 40%", ptr(0.5), ptr(0.4)},
 		{"client waits a little", ptr(0.3), ptr(0.3), nil, ptr(3000.0), 100, false, "", ptr(0.2), ptr(0.0)},
 		{"server starved", ptr(0.3), ptr(0.3), nil, ptr(3000.0), 100, false, "the server's threads waited for a CPU 80%", ptr(0.1), ptr(0.8)},
 	} {
