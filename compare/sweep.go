@@ -38,6 +38,9 @@ func ParseRates(s string) ([]float64, error) {
 // FormatRate shows a rate compactly: 950, 41.2k, 1.23M.
 func FormatRate(v float64) string { return count(Stat{Median: v, N: 1}) }
 
+// AutoPoints is how many rates -rates auto offers unless told otherwise.
+const AutoPoints = 8
+
 // The span of automatic rates, as shares of the models' closed-loop
 // capacities: from autoLow of the slowest model's to autoHigh of the
 // fastest one's, so every model is measured well below its knee and

@@ -74,9 +74,6 @@ func compareFlags(fs *flag.FlagSet, s *compareSettings) {
 		switch v {
 		case "auto":
 			o.AutoRates, o.Rates = true, nil
-			if o.AutoPoints == 0 {
-				o.AutoPoints = compare.Default().AutoPoints
-			}
 			return nil
 		case "off":
 			o.AutoRates, o.Rates = false, nil
@@ -86,7 +83,7 @@ func compareFlags(fs *flag.FlagSet, s *compareSettings) {
 		o.AutoRates, o.Rates = false, rates
 		return err
 	}}, "rates", "open-loop cells at these offered rates (requests/s, e.g. 2k,10k,50k) in every cell of the matrix, the same rates for every model; auto draws them from each model's closed-loop capacity in the cell, from 5% of the slowest's to 120% of the fastest's; off sweeps nothing. Not given: automatic rates at 100 connections, pipeline 1 only, and no sweep with -client wrk")
-	fs.IntVar(&o.AutoPoints, "auto-points", o.AutoPoints, "how many rates -rates auto offers")
+	fs.IntVar(&o.AutoPoints, "auto-points", compare.AutoPoints, "how many rates -rates auto offers (the default job's own sweep offers "+strconv.Itoa(o.AutoPoints)+")")
 	fs.StringVar(&o.Net, "net", o.Net, "where the servers listen: lo (127.0.0.1) or veth (each server in a network namespace of its own, reached over a veth pair)")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "the measured window of each cell")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "load before each window, not measured")
@@ -139,10 +136,18 @@ func compareMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "readiness compare: unexpected arguments %q (readiness compare -h explains the flags)\n", fs.Args())
 		return 2
 	}
-	ratesGiven := false
-	fs.Visit(func(f *flag.Flag) { ratesGiven = ratesGiven || f.Name == "rates" })
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["auto-points"] {
+		// The flag's default is for -rates auto; the default job keeps
+		// its own, shorter sweep.
+		s.opts.AutoPoints = defaultCompareSettings().opts.AutoPoints
+		if given["rates"] {
+			s.opts.AutoPoints = compare.AutoPoints
+		}
+	}
 	switch {
-	case ratesGiven:
+	case given["rates"]:
 		// Rates given on the command line sweep the whole matrix.
 		s.opts.SweepConns, s.opts.SweepPipeline = nil, nil
 	case s.opts.Client == compare.ClientWrk:
