@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"time"
 
@@ -96,31 +95,6 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	return res, err
 }
 
-// finish fills what is known only once the rows are in: the environment's
-// run-time part, the rates swept, the knees and the ratios.
-func (r *runner) finish(res *Results) {
-	e := &res.Environment
-	e.ServerCPUs, e.ClientCPUs = FormatCPUs(r.o.ServerCPUs), FormatCPUs(r.o.ClientCPUs)
-	e.ClientGOMAXPROCS = runtime.GOMAXPROCS(0)
-	e.ServerGOMAXPROCS = map[string]int{}
-	for _, row := range res.Rows {
-		if row.gomaxprocs > 0 {
-			e.ServerGOMAXPROCS[row.Model] = row.gomaxprocs
-		}
-		if row.Syscalls != nil {
-			e.PerfCounted = true
-		}
-		if row.OfferedRPS != nil {
-			k := fmt.Sprintf("%dx%d", row.Conns, row.Pipeline)
-			if !slices.Contains(res.Machine.Rates[k], *row.OfferedRPS) {
-				res.Machine.Rates[k] = append(res.Machine.Rates[k], *row.OfferedRPS)
-			}
-		}
-	}
-	res.Knees = Knees(Summarize(res.Rows))
-	res.Ratios = Ratios(res.Rows)
-}
-
 // runCells measures every cell Runs times into res.Rows: in each run the
 // closed-loop cells, then the open-loop ones. It returns ctx's error when
 // ctx ends, and an error wrapping ErrCellsFailed when some cells failed.
@@ -176,57 +150,6 @@ func (r *runner) runCells(ctx context.Context, res *Results) error {
 	return nil
 }
 
-// ratesFor is the rates offered to every model in the swept shape: the
-// list given, or automatic rates drawn from the closed-loop capacity each
-// model showed in that shape in the rows so far (the first run's). With
-// no capacity measured it warns and sweeps nothing.
-func (r *runner) ratesFor(sh shape, rows []Row) []float64 {
-	if !r.o.AutoRates {
-		return r.o.Rates
-	}
-	var caps []float64
-	for _, m := range r.o.Models {
-		var v []float64
-		for _, row := range rows {
-			if row.Model == m && row.Mode == ModeClosed && row.Conns == sh.conns && row.Pipeline == sh.pipeline && row.RPS != nil && !row.failed() {
-				v = append(v, *row.RPS)
-			}
-		}
-		if st := stat(v); st.N > 0 {
-			caps = append(caps, st.Median)
-		}
-	}
-	rates := autoRates(caps, r.o.AutoPoints)
-	if rates == nil && r.o.Warn != nil {
-		r.o.Warn(fmt.Sprintf("no closed-loop capacity measured at %d connections, pipeline %d: that cell is not swept", sh.conns, sh.pipeline))
-	}
-	return rates
-}
-
-// perfNote is the machine note on what counting system calls cost the
-// rows: while perf counts, its tracepoint sends every system call down the
-// kernel's traced path. It is empty when perf counted in no row, and names
-// how many rows paid when it counted in some only.
-func perfNote(rows []Row) string {
-	measured, counted := 0, 0
-	for _, row := range rows {
-		if row.failed() {
-			continue
-		}
-		measured++
-		if row.Syscalls != nil {
-			counted++
-		}
-	}
-	switch {
-	case counted == 0:
-		return ""
-	case counted == measured:
-		return "while perf counts system calls the kernel takes its traced path on every system call, adding a little system time to every model alike"
-	}
-	return fmt.Sprintf("perf counted system calls in %d of %d measured rows; while it counts, the kernel takes its traced path on every system call, adding a little system time to those rows only", counted, measured)
-}
-
 // chooseCPUs fills the CPU sets left empty and checks them. It reports
 // whether server and client share one CPU.
 func (o *Options) chooseCPUs(allowed []int) (shared bool, err error) {
@@ -252,31 +175,6 @@ func (o *Options) chooseCPUs(allowed []int) (shared bool, err error) {
 		return false, fmt.Errorf("server CPUs %s and client CPUs %s overlap: give them disjoint sets", FormatCPUs(o.ServerCPUs), FormatCPUs(o.ClientCPUs))
 	}
 	return overlap, nil
-}
-
-func (r *runner) machine(start time.Time, allowed []int, shared bool) Machine {
-	m := describeMachine(start)
-	m.CPUsAllowed = FormatCPUs(allowed)
-	m.ServerCPUs, m.ClientCPUs = FormatCPUs(r.o.ServerCPUs), FormatCPUs(r.o.ClientCPUs)
-	m.SharedCPU = shared
-	m.Loops = r.loops
-	m.Net = r.net()
-	m.Rates, m.RatesAuto = map[string][]float64{}, r.o.AutoRates
-	m.Client = r.o.Client
-	if r.o.Client == ClientWrk {
-		m.ClientVersion = wrkVersion()
-		m.Notes = append(m.Notes, fmt.Sprintf("wrk counts time in whole seconds: each window ran %ds and each warmup %ds", wrk.Seconds(r.o.Duration), warmupSeconds(r.o.Warmup)))
-	}
-	m.Models, m.Conns, m.Pipeline = r.o.Models, r.o.Conns, r.o.Pipeline
-	m.DurationS, m.WarmupS, m.Runs = r.o.Duration.Seconds(), r.o.Warmup.Seconds(), r.o.Runs
-	m.ClockTicks = r.hz
-	m.Notes = append(m.Notes,
-		fmt.Sprintf("CPU time per request is the scheduler's count of the server's threads' time on a CPU (/proc/PID/task/*/schedstat, in nanoseconds), split into user and system in the proportion of /proc/PID/stat's clock ticks of %.0f ms; cpu_ticks in each row says how many ticks the window held", 1000/float64(r.hz)),
-		"context switches are summed over /proc/PID/task/*/status (the process's own status file counts its main thread only)")
-	if shared {
-		m.Notes = append(m.Notes, "server and client shared one CPU")
-	}
-	return m
 }
 
 // serverNS is where a server runs: nil on loopback, else the server's

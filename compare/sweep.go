@@ -180,3 +180,30 @@ func kneeOf(knees []Knee, model string, conns, pipeline int) (float64, bool) {
 	}
 	return 0, false
 }
+
+// ratesFor is the rates offered to every model in the swept shape: the
+// list given, or automatic rates drawn from the closed-loop capacity each
+// model showed in that shape in the rows so far (the first run's). With
+// no capacity measured it warns and sweeps nothing.
+func (r *runner) ratesFor(sh shape, rows []Row) []float64 {
+	if !r.o.AutoRates {
+		return r.o.Rates
+	}
+	var caps []float64
+	for _, m := range r.o.Models {
+		var v []float64
+		for _, row := range rows {
+			if row.Model == m && row.Mode == ModeClosed && row.Conns == sh.conns && row.Pipeline == sh.pipeline && row.RPS != nil && !row.failed() {
+				v = append(v, *row.RPS)
+			}
+		}
+		if st := stat(v); st.N > 0 {
+			caps = append(caps, st.Median)
+		}
+	}
+	rates := autoRates(caps, r.o.AutoPoints)
+	if rates == nil && r.o.Warn != nil {
+		r.o.Warn(fmt.Sprintf("no closed-loop capacity measured at %d connections, pipeline %d: that cell is not swept", sh.conns, sh.pipeline))
+	}
+	return rates
+}
