@@ -137,29 +137,19 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("rate %v: want a positive number of requests per second", r)
 		}
 	}
-	for _, c := range o.SweepConns {
-		if c < 1 {
-			return fmt.Errorf("swept connections %d: want at least 1", c)
-		}
-	}
-	for _, p := range o.SweepPipeline {
-		if p < 1 {
-			return fmt.Errorf("swept pipeline %d: want at least 1", p)
-		}
-	}
 	for i, m := range o.Models {
 		if slices.Contains(o.Models[:i], m) {
 			return fmt.Errorf("model %q given twice", m)
 		}
 	}
-	for _, c := range o.Conns {
-		if c < 1 {
-			return fmt.Errorf("connections %d: want at least 1", c)
-		}
-	}
-	for _, p := range o.Pipeline {
-		if p < 1 {
-			return fmt.Errorf("pipeline %d: want at least 1", p)
+	for _, list := range []struct {
+		name string
+		v    []int
+	}{{"connections", o.Conns}, {"pipeline", o.Pipeline}, {"swept connections", o.SweepConns}, {"swept pipeline", o.SweepPipeline}} {
+		for _, n := range list.v {
+			if n < 1 {
+				return fmt.Errorf("%s %d: want at least 1", list.name, n)
+			}
 		}
 	}
 	return nil
