@@ -41,7 +41,12 @@ func benchmarkLine(r Row) (string, bool) {
 		return "", false
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "BenchmarkCompare/model=%s/conns=%d/pipeline=%d\t%d", benchName(r.Model), r.Conns, r.Pipeline, r.Requests)
+	fmt.Fprintf(&b, "BenchmarkCompare/model=%s/conns=%d/pipeline=%d", benchName(r.Model), r.Conns, r.Pipeline)
+	if r.OfferedRPS != nil {
+		// An open-loop row is its own benchmark, one per offered rate.
+		fmt.Fprintf(&b, "/rate=%s", strconv.FormatFloat(*r.OfferedRPS, 'f', -1, 64))
+	}
+	fmt.Fprintf(&b, "\t%d", r.Requests)
 	metric := func(v *float64, unit string) {
 		if v != nil {
 			fmt.Fprintf(&b, "\t%s %s", strconv.FormatFloat(*v, 'g', 6, 64), unit)
@@ -54,6 +59,7 @@ func benchmarkLine(r Row) (string, bool) {
 	metric(r.P99us, "p99-us")
 	metric(r.P999us, "p99.9-us")
 	metric(r.MaxUs, "max-us")
+	metric(r.P99ServiceUs, "p99-service-us")
 	metric(r.CPUusPerReq, "cpu-us/op")
 	metric(r.UserUsPerReq, "user-us/op")
 	metric(r.SysUsPerReq, "sys-us/op")

@@ -18,14 +18,24 @@ import (
 // throughput, CPU per request split into user and system time, and
 // latency percentiles, each with one panel per pipeline depth.
 func WriteCharts(dir string, res *Results, sums []Summary) error {
-	g := newGrid(sums)
-	figs := []*figure{g.throughput(res.Machine), g.cpu(res.Machine), g.latency(res.Machine)}
+	var closed []Summary
+	for _, s := range sums {
+		if s.Mode != ModeOpen {
+			closed = append(closed, s)
+		}
+	}
+	g := newGrid(closed)
+	return writeFigures(dir, ChartFiles, []*figure{g.throughput(res.Machine), g.cpu(res.Machine), g.latency(res.Machine)})
+}
+
+// writeFigures renders figs[i] as SVG into dir/names[i].
+func writeFigures(dir string, names []string, figs []*figure) error {
 	for i, f := range figs {
 		b, err := f.render("svg")
 		if err != nil {
-			return fmt.Errorf("%s: %w", ChartFiles[i], err)
+			return fmt.Errorf("%s: %w", names[i], err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, ChartFiles[i]), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, names[i]), b, 0o644); err != nil {
 			return err
 		}
 	}
@@ -45,7 +55,7 @@ func newGrid(sums []Summary) *grid {
 	for _, s := range sums {
 		g.at[key(s.Model, s.Conns, s.Pipeline)] = s
 	}
-	g.models = distinctStrings(sums, func(s Summary) string { return s.Model })
+	g.models = distinct(sums, func(s Summary) string { return s.Model })
 	g.conns = distinct(sums, func(s Summary) int { return s.Conns })
 	g.pipe = distinct(sums, func(s Summary) int { return s.Pipeline })
 	return g
@@ -226,11 +236,12 @@ type thumbFunc func(*draw.Canvas)
 
 func (f thumbFunc) Thumbnail(c *draw.Canvas) { f(c) }
 
-func distinctStrings(sums []Summary, get func(Summary) string) []string {
-	var out []string
+// distinct is the values of key over sums, each once, in order.
+func distinct[T comparable](sums []Summary, key func(Summary) T) []T {
+	var out []T
 	for _, s := range sums {
-		if v := get(s); !slices.Contains(out, v) {
-			out = append(out, v)
+		if k := key(s); !slices.Contains(out, k) {
+			out = append(out, k)
 		}
 	}
 	return out

@@ -17,8 +17,8 @@ var (
 	ChartFiles  = []string{"throughput.svg", "cpu.svg", "latency.svg"}
 )
 
-// WriteFiles writes results.json, results.csv, results.md and the SVG
-// charts into dir, creating it. command is the command line shown in
+// WriteFiles writes results.json, results.csv, results.md, the SVG
+// charts and the HDR logs (under hdr/) into dir, creating it. command is the command line shown in
 // results.md.
 func WriteFiles(dir string, res *Results, command string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -45,7 +45,13 @@ func WriteFiles(dir string, res *Results, command string) error {
 	if err := write("results.md", func(w io.Writer) error { return WriteMarkdown(w, res, sums, command) }); err != nil {
 		return err
 	}
-	return WriteCharts(dir, res, sums)
+	if err := WriteCharts(dir, res, sums); err != nil {
+		return err
+	}
+	if err := writeSweepCharts(dir, res, sums); err != nil {
+		return err
+	}
+	return writeHDR(dir, res.Rows)
 }
 
 // WriteJSON writes the results, indented. Rows without notes carry an
@@ -62,6 +68,12 @@ func WriteJSON(w io.Writer, res *Results) error {
 	if out.Machine.Notes == nil {
 		out.Machine.Notes = []string{}
 	}
+	if out.Knees == nil {
+		out.Knees = []Knee{}
+	}
+	if out.Ratios == nil {
+		out.Ratios = []Ratio{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
@@ -70,8 +82,10 @@ func WriteJSON(w io.Writer, res *Results) error {
 // csvColumns are results.csv's columns: the JSON fields of a row, in
 // order. An unknown figure is an empty cell; notes are joined by "; ".
 var csvColumns = []string{
-	"model", "conns", "pipeline", "run", "client", "requests", "rps", "errors",
+	"model", "conns", "pipeline", "run", "client", "net", "mode", "offered_rps", "requests", "rps", "errors",
 	"p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+	"p50_service_us", "p90_service_us", "p99_service_us", "p999_service_us", "max_service_us",
+	"server_cpu_util", "client_cpu_util", "server_wait", "client_wait", "send_lag_p99_us", "conns_held", "client_bound",
 	"cpu_us_per_req", "user_us_per_req", "sys_us_per_req", "syscalls_per_req", "ctxsw_per_req",
 	"allocs_per_req", "alloc_bytes_per_req", "gc_count",
 	"rss_bytes", "peak_rss_bytes", "threads",
@@ -101,10 +115,17 @@ func WriteCSV(w io.Writer, rows []Row) error {
 		if r.Threads != nil {
 			threads = ptr(int64(*r.Threads))
 		}
+		var held *int64
+		if r.ConnsHeld != nil {
+			held = ptr(int64(*r.ConnsHeld))
+		}
 		rec := []string{
 			r.Model, strconv.Itoa(r.Conns), strconv.Itoa(r.Pipeline), strconv.Itoa(r.Run), r.Client,
+			r.Net, r.Mode, f(r.OfferedRPS),
 			strconv.FormatInt(r.Requests, 10), f(r.RPS), strconv.FormatInt(r.Errors, 10),
 			f(r.P50us), f(r.P90us), f(r.P99us), f(r.P999us), f(r.MaxUs),
+			f(r.P50ServiceUs), f(r.P90ServiceUs), f(r.P99ServiceUs), f(r.P999ServiceUs), f(r.MaxServiceUs),
+			f(r.ServerCPUUtil), f(r.ClientCPUUtil), f(r.ServerWait), f(r.ClientWait), f(r.SendLagP99us), i(held), strconv.FormatBool(r.ClientBound),
 			f(r.CPUusPerReq), f(r.UserUsPerReq), f(r.SysUsPerReq), f(r.SyscallsPerReq), f(r.CtxswPerReq),
 			f(r.AllocsPerReq), f(r.AllocBytesPerReq), i(r.GCCount),
 			i(r.RSSBytes), i(r.PeakRSSBytes), i(threads),

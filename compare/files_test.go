@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // Every contract field is present in every row of results.json, as null
@@ -103,6 +106,64 @@ func TestWriteFiles(t *testing.T) {
 	titles := map[string]string{"throughput.svg": "Throughput", "cpu.svg": "CPU time per request", "latency.svg": "Latency percentiles"}
 	for _, f := range ChartFiles {
 		checkSVG(t, filepath.Join(dir, f), titles[f], "pipeline 16", "concurrent connections", "epoll", "std")
+	}
+}
+
+// With a sweep, WriteFiles adds the sweep charts with each knee ringed,
+// results.md the sweep table, the knees and both rules, and one HDR log
+// per row that has a histogram, which hdrhistogram-go reads back.
+func TestWriteFilesSweep(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	rows := append(syntheticRows(), syntheticSweep()...)
+	h := hdrhistogram.New(1, 60_000_000, 3)
+	for v := int64(1); v <= 1000; v++ {
+		h.RecordValue(v * 10)
+	}
+	rows[0].latency, rows[0].began = h, time.Now()
+	last := len(rows) - 1
+	rows[last].latency, rows[last].service, rows[last].began = h, h, time.Now()
+	res := &Results{Machine: Machine{CPUs: 2, Runs: 3, Loops: 1, ServerCPUs: "0", ClientCPUs: "1", Client: ClientBuiltin}, Rows: rows}
+	res.Knees = Knees(Summarize(rows))
+	if err := WriteFiles(dir, res, "readiness compare -rates auto"); err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, filepath.Join(dir, "sweep_cpu.svg"), "CPU time per request against offered load", "100 connections, pipeline 1", "offered requests per second", "user", "system", "epoll")
+	checkSVG(t, filepath.Join(dir, "sweep_latency.svg"), "knees ringed", "p99 corrected", "p99 service", "knee")
+	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Open loop: the sweep", "### Knees", "epoll at 100 conns, pipeline 1: 45.0k/s", KneeRules, ClientRules, "(sweep_latency.svg)", "<-knee"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("results.md lacks %q", want)
+		}
+	}
+	logs, err := os.ReadDir(filepath.Join(dir, HDRDir))
+	if err != nil || len(logs) != 2 {
+		t.Fatalf("hdr logs %v, %v: want 2", logs, err)
+	}
+	f, err := os.Open(filepath.Join(dir, HDRDir, hdrName(rows[last])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := hdrhistogram.NewHistogramLogReader(f)
+	var tags []string
+	for {
+		got, err := r.NextIntervalHistogram()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == nil {
+			break
+		}
+		if got.TotalCount() != 1000 || got.Max() < 9990 {
+			t.Errorf("histogram %q read back with %d values, max %d", got.Tag(), got.TotalCount(), got.Max())
+		}
+		tags = append(tags, got.Tag())
+	}
+	if !slices.Equal(tags, []string{"corrected", "service"}) {
+		t.Errorf("tags %v, want corrected and service", tags)
 	}
 }
 

@@ -3,12 +3,16 @@ package compare
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
+
+	"github.com/readinesslab/readiness/internal/host"
 )
 
-// WriteMarkdown writes results.md: the machine, the command, the median
-// table, a plain reading of it, the charts and the notes.
+// WriteMarkdown writes results.md: the machine and its environment, the
+// command, the closed-loop table, the sweep with its knees, the
+// client-bound rows, the ratios between models, the charts and the notes.
 func WriteMarkdown(w io.Writer, res *Results, sums []Summary, command string) error {
 	m := res.Machine
 	var b strings.Builder
@@ -27,21 +31,44 @@ func WriteMarkdown(w io.Writer, res *Results, sums []Summary, command string) er
 		fmt.Fprintf(&b, "```\n%s\n```\n\n", command)
 	}
 
-	b.WriteString("## Results\n\n")
-	b.WriteString("| " + strings.Join(tableHeader, " | ") + " |\n")
-	b.WriteString("|" + strings.Repeat(" ---: |", len(tableHeader)) + "\n")
+	writeEnvironment(&b, res.Environment)
+
+	b.WriteString("## Closed loop\n\n")
+	var closed, open [][]string
 	for _, s := range sums {
-		b.WriteString("| " + strings.Join(tableRow(s), " | ") + " |\n")
+		if s.Mode == ModeOpen {
+			open = append(open, sweepRow(s, res.Knees))
+		} else {
+			closed = append(closed, tableRow(s))
+		}
 	}
+	markdownTable(&b, tableHeader, closed)
 	fmt.Fprintf(&b, "\n%s\n\n", legend(m.Runs))
-
-	b.WriteString("## Reading\n\n")
-	for _, line := range Reading(sums) {
-		b.WriteString("- " + line + "\n")
+	if len(open) > 0 {
+		b.WriteString("## Open loop: the sweep\n\n")
+		markdownTable(&b, sweepHeader, open)
+		fmt.Fprintf(&b, "\n%s\n\n%s\n\n%s\n\n", sweepLegend, KneeRules, ClientRules)
+		b.WriteString("### Knees\n\n")
+		for _, k := range res.Knees {
+			b.WriteString("- " + k.String() + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if bound := boundRows(res.Rows); len(bound) > 0 {
+		b.WriteString("## Client-bound rows\n\nTheir figures are the client's limit, not the server's, and their ratios are left out.\n\n")
+		for _, line := range bound {
+			b.WriteString("- " + line + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if len(res.Ratios) > 0 {
+		fmt.Fprintf(&b, "## Ratios between models\n\n%s\n\n", RatioLegend)
+		writeRatios(&b, res.Ratios, "- ")
+		b.WriteString("\n")
 	}
 
-	b.WriteString("\n## Charts\n\n")
-	for _, c := range ChartFiles {
+	b.WriteString("## Charts\n\n")
+	for _, c := range chartsFor(res) {
 		fmt.Fprintf(&b, "![%s](%s)\n\n", strings.TrimSuffix(c, ".svg"), c)
 	}
 
@@ -84,4 +111,48 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+func markdownTable(b *strings.Builder, header []string, rows [][]string) {
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
+	b.WriteString("|" + strings.Repeat(" ---: |", len(header)) + "\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+}
+
+// writeEnvironment writes the environment as a short list.
+func writeEnvironment(b *strings.Builder, e host.Environment) {
+	b.WriteString("## Environment\n\n")
+	fmt.Fprintf(b, "- kernel %s, clock source %s, CPU %s\n", orUnknown(e.Kernel), orUnknown(e.ClockSource), orUnknown(e.CPUModel))
+	if len(e.Mitigations) > 0 {
+		names := slices.Sorted(maps.Keys(e.Mitigations))
+		var parts []string
+		for _, n := range names {
+			parts = append(parts, n+": "+e.Mitigations[n])
+		}
+		fmt.Fprintf(b, "- mitigations: %s\n", strings.Join(parts, "; "))
+	}
+	var gmp []string
+	for _, m := range slices.Sorted(maps.Keys(e.ServerGOMAXPROCS)) {
+		gmp = append(gmp, fmt.Sprintf("%s %d", m, e.ServerGOMAXPROCS[m]))
+	}
+	fmt.Fprintf(b, "- servers on CPU %s (GOMAXPROCS: %s), client on CPU %s (GOMAXPROCS %d)\n", e.ServerCPUs, orUnknown(strings.Join(gmp, ", ")), e.ClientCPUs, e.ClientGOMAXPROCS)
+	fmt.Fprintf(b, "- %s, gnet %s, x/sys %s, revision %s (from %s", e.Go, orUnknown(e.Gnet), orUnknown(e.XSys), orUnknown(e.Revision), e.RevisionFrom)
+	if e.Modified != nil && *e.Modified {
+		b.WriteString(", with uncommitted changes")
+	}
+	b.WriteString(")\n")
+	var sc []string
+	for _, n := range host.Sysctls {
+		if v, ok := e.Sysctls[n]; ok {
+			sc = append(sc, n+" = "+v)
+		}
+	}
+	fmt.Fprintf(b, "- %s\n", strings.Join(sc, "; "))
+	fmt.Fprintf(b, "- perf counted system calls: %v\n", e.PerfCounted)
+	for _, n := range e.Notes {
+		fmt.Fprintf(b, "- %s\n", n)
+	}
+	b.WriteString("\n")
 }

@@ -16,6 +16,9 @@ type MemStats struct {
 	Frees      uint64 // heap objects freed
 	TotalAlloc uint64 // bytes allocated for heap objects
 	NumGC      uint64 // completed GC cycles
+	// GOMAXPROCS is the server's setting when it answered; 0 from a line
+	// without it.
+	GOMAXPROCS uint64
 }
 
 // memStatsPrefix starts the line; the fields follow as name=value.
@@ -24,9 +27,11 @@ const memStatsPrefix = "memstats "
 // FormatMemStats is the one line `readiness serve` writes to stderr on
 // SIGUSR1, without its newline:
 //
-//	memstats mallocs=N frees=N total_alloc=N num_gc=N
+//	memstats mallocs=N frees=N total_alloc=N num_gc=N gomaxprocs=N
+//
+// gomaxprocs is the calling process's current setting.
 func FormatMemStats(m *runtime.MemStats) string {
-	return fmt.Sprintf("%smallocs=%d frees=%d total_alloc=%d num_gc=%d", memStatsPrefix, m.Mallocs, m.Frees, m.TotalAlloc, m.NumGC)
+	return fmt.Sprintf("%smallocs=%d frees=%d total_alloc=%d num_gc=%d gomaxprocs=%d", memStatsPrefix, m.Mallocs, m.Frees, m.TotalAlloc, m.NumGC, runtime.GOMAXPROCS(0))
 }
 
 // ParseMemStats reads a line written by FormatMemStats. ok is false for
@@ -40,6 +45,13 @@ func ParseMemStats(line string) (m MemStats, ok bool) {
 	seen := 0
 	for _, f := range strings.Fields(rest) {
 		name, value, _ := strings.Cut(f, "=")
+		if name == "gomaxprocs" {
+			// Optional: not counted among the required fields.
+			if n, err := strconv.ParseUint(value, 10, 64); err == nil {
+				m.GOMAXPROCS = n
+			}
+			continue
+		}
 		dst, known := fields[name]
 		if !known {
 			continue

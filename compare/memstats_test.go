@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"fmt"
 	"io"
 	"runtime"
 	"strings"
@@ -12,12 +13,17 @@ import (
 func TestMemStatsRoundTrip(t *testing.T) {
 	m := runtime.MemStats{Mallocs: 12, Frees: 3, TotalAlloc: 4096, NumGC: 2}
 	line := FormatMemStats(&m)
-	if line != "memstats mallocs=12 frees=3 total_alloc=4096 num_gc=2" {
-		t.Errorf("line %q", line)
+	procs := runtime.GOMAXPROCS(0)
+	if want := fmt.Sprintf("memstats mallocs=12 frees=3 total_alloc=4096 num_gc=2 gomaxprocs=%d", procs); line != want {
+		t.Errorf("line %q, want %q", line, want)
 	}
 	got, ok := ParseMemStats(line + "\n")
-	if !ok || got != (MemStats{Mallocs: 12, Frees: 3, TotalAlloc: 4096, NumGC: 2}) {
+	if !ok || got != (MemStats{Mallocs: 12, Frees: 3, TotalAlloc: 4096, NumGC: 2, GOMAXPROCS: uint64(procs)}) {
 		t.Errorf("ParseMemStats = %+v, %v", got, ok)
+	}
+	// gomaxprocs is optional: a line without it still parses.
+	if got, ok := ParseMemStats("memstats mallocs=1 frees=2 total_alloc=3 num_gc=4"); !ok || got.GOMAXPROCS != 0 || got.NumGC != 4 {
+		t.Errorf("line without gomaxprocs: %+v, %v", got, ok)
 	}
 	for _, bad := range []string{"", "memstats", "memstats mallocs=1 frees=2 num_gc=3", "memstats mallocs=x frees=2 total_alloc=1 num_gc=3", "epoll listening on 127.0.0.1:1"} {
 		if _, ok := ParseMemStats(bad); ok {

@@ -10,6 +10,7 @@ package compare
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -22,6 +23,22 @@ type Options struct {
 	Duration time.Duration // measured window per cell
 	Warmup   time.Duration // load before each window, not measured
 	Runs     int           // interleaved repetitions of the whole matrix
+
+	// Open-loop sweep: each swept cell is loaded at every offered rate,
+	// the same rates for every model. Rates lists them (requests/s over
+	// all connections); AutoRates instead derives AutoPoints rates per
+	// cell from the models' closed-loop capacity (see autoRates). With
+	// neither, nothing is swept.
+	Rates      []float64
+	AutoRates  bool
+	AutoPoints int
+	// SweepConns and SweepPipeline are the cells swept, every pair of
+	// the two; nil takes Conns and Pipeline.
+	SweepConns, SweepPipeline []int
+
+	// Net is where the servers listen: NetLo (127.0.0.1) or NetVeth (a
+	// network namespace of their own, reached over a veth pair).
+	Net string
 
 	Client string // ClientBuiltin or ClientWrk
 
@@ -46,29 +63,42 @@ type Options struct {
 	Warn func(msg string)
 }
 
+// The networks.
+const (
+	NetLo   = "lo"
+	NetVeth = "veth"
+)
+
 // The clients.
 const (
 	ClientBuiltin = "builtin"
 	ClientWrk     = "wrk"
 )
 
-// Default is the default comparison: every model, 1 to 1000 connections,
-// pipeline 1 and 16, three interleaved runs. 3 models x 8 cells x 3 runs
-// x (0.6 s + 0.2 s) is 58 s of load; starting a server, attaching perf
-// and stopping the server add about 0.18 s per cell, 13 s in all, which
-// keeps the whole run near 71 s on a 2-CPU machine, within 90 s. A window
-// of 0.6 s on a busy server CPU holds about 60 clock ticks of CPU time, so
-// tick rounding moves CPU per request by a few percent at most; rows with
-// fewer ticks carry a note.
+// Default is the default comparison: a closed-loop matrix (every model,
+// 1 to 1000 connections, pipeline 1 and 16) and an open-loop sweep of 7
+// automatic rates at 100 connections and pipeline 1, two interleaved
+// runs. That is 48 closed and 42 open cells of 0.5 s measured after
+// 0.3 s of warm-up (see docs/performance.md for how the warm-up was
+// chosen); starting a server, attaching perf and stopping the server add
+// about 0.2 s per cell, so the run takes about 90 s on an idle 2-CPU
+// machine, within 120 s with room for a busy one. A window of 0.5 s on a
+// busy server CPU holds about 50 clock ticks of CPU time; rows with fewer
+// ticks (the light-load end of the sweep) carry a note.
 func Default() Options {
 	return Options{
-		Models:   []string{"epoll", "gnet", "std"},
-		Conns:    []int{1, 10, 100, 1000},
-		Pipeline: []int{1, 16},
-		Duration: 600 * time.Millisecond,
-		Warmup:   200 * time.Millisecond,
-		Runs:     3,
-		Client:   ClientBuiltin,
+		Models:        []string{"epoll", "gnet", "std"},
+		Conns:         []int{1, 10, 100, 1000},
+		Pipeline:      []int{1, 16},
+		Duration:      500 * time.Millisecond,
+		Warmup:        300 * time.Millisecond,
+		Runs:          2,
+		Client:        ClientBuiltin,
+		AutoRates:     true,
+		AutoPoints:    7,
+		SweepConns:    []int{100},
+		SweepPipeline: []int{1},
+		Net:           NetLo,
 	}
 }
 
@@ -93,47 +123,111 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("loops %d: want 0 (one per server CPU) or more", o.Loops)
 	case o.Binary == "":
 		return errors.New("no server binary")
+	case o.Net != "" && o.Net != NetLo && o.Net != NetVeth:
+		return fmt.Errorf("net %q: want %s or %s", o.Net, NetLo, NetVeth)
+	case o.AutoRates && len(o.Rates) > 0:
+		return errors.New("rates: give a list or auto, not both")
+	case o.AutoRates && o.AutoPoints < 2:
+		return fmt.Errorf("auto rates: %d points, want at least 2", o.AutoPoints)
+	case o.swept() && o.Client == ClientWrk:
+		return errors.New("open-loop cells (-rates) need the built-in client: wrk has no fixed-rate mode")
+	}
+	for _, r := range o.Rates {
+		if !(r > 0) || math.IsInf(r, 0) {
+			return fmt.Errorf("rate %v: want a positive number of requests per second", r)
+		}
 	}
 	for i, m := range o.Models {
 		if slices.Contains(o.Models[:i], m) {
 			return fmt.Errorf("model %q given twice", m)
 		}
 	}
-	for _, c := range o.Conns {
-		if c < 1 {
-			return fmt.Errorf("connections %d: want at least 1", c)
-		}
-	}
-	for _, p := range o.Pipeline {
-		if p < 1 {
-			return fmt.Errorf("pipeline %d: want at least 1", p)
+	for _, list := range []struct {
+		name string
+		v    []int
+	}{{"connections", o.Conns}, {"pipeline", o.Pipeline}, {"swept connections", o.SweepConns}, {"swept pipeline", o.SweepPipeline}} {
+		for _, n := range list.v {
+			if n < 1 {
+				return fmt.Errorf("%s %d: want at least 1", list.name, n)
+			}
 		}
 	}
 	return nil
 }
 
-// cells is the matrix of one run in the order it is measured: connection
-// counts and pipeline depths in the order given, and within each, every
-// model in turn, so the models are interleaved as finely as possible and
-// whatever drifts on the machine affects them alike.
-func (o *Options) cells() []cell {
-	var cs []cell
+// swept reports whether the options ask for open-loop cells.
+func (o *Options) swept() bool { return o.AutoRates || len(o.Rates) > 0 }
+
+// sweepShapes are the connection counts and pipeline depths swept, in
+// the order given.
+func (o *Options) sweepShapes() []shape {
+	if !o.swept() {
+		return nil
+	}
+	conns, pipe := o.SweepConns, o.SweepPipeline
+	if conns == nil {
+		conns = o.Conns
+	}
+	if pipe == nil {
+		pipe = o.Pipeline
+	}
+	var out []shape
+	for _, c := range conns {
+		for _, p := range pipe {
+			out = append(out, shape{c, p})
+		}
+	}
+	return out
+}
+
+// closedShapes are the closed-loop cells: the matrix, and with automatic
+// rates every swept shape too, whose capacity the rates are drawn from.
+func (o *Options) closedShapes() []shape {
+	var out []shape
 	for _, c := range o.Conns {
 		for _, p := range o.Pipeline {
-			for _, m := range o.Models {
-				cs = append(cs, cell{model: m, conns: c, pipeline: p})
+			out = append(out, shape{c, p})
+		}
+	}
+	if o.AutoRates {
+		for _, s := range o.sweepShapes() {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
 			}
 		}
 	}
-	return cs
+	return out
 }
 
+// CellsPerRun is how many cells one run measures.
+func (o *Options) CellsPerRun() int {
+	rates := len(o.Rates)
+	if o.AutoRates {
+		rates = o.AutoPoints
+	}
+	return len(o.Models) * (len(o.closedShapes()) + rates*len(o.sweepShapes()))
+}
+
+// shape is a cell's connection count and pipeline depth.
+type shape struct {
+	conns, pipeline int
+}
+
+// cell is what one row measures: a model at one shape, closed loop
+// (offered 0) or open loop at the offered rate. A run measures the closed
+// cells first, each shape with every model in turn, then the open ones,
+// each rate with every model in turn, so the models are interleaved as
+// finely as possible and whatever drifts on the machine affects them
+// alike.
 type cell struct {
-	model    string
-	conns    int
-	pipeline int
+	model string
+	shape
+	offered float64
 }
 
 func (c cell) String() string {
+	if c.offered > 0 {
+		return fmt.Sprintf("%s conns=%d pipeline=%d rate=%s/s", c.model, c.conns, c.pipeline, FormatRate(c.offered))
+	}
 	return fmt.Sprintf("%s conns=%d pipeline=%d", c.model, c.conns, c.pipeline)
 }

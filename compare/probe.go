@@ -19,7 +19,13 @@ type Usage struct {
 	Threads                int     // at the window's end
 	// The Go heap's allocations over the window, from the server's
 	// answers to SIGUSR1; nil when it did not answer, and Notes says why.
-	Heap  *MemStats
+	Heap *MemStats
+	// GOMAXPROCS is the server's, from its answer at the window's end; 0
+	// when unknown.
+	GOMAXPROCS int
+	// Sched is how long the server's threads ran and waited for a CPU
+	// over the window, from schedstat; nil when it could not be read.
+	Sched *sched
 	Notes []string
 }
 
@@ -32,6 +38,7 @@ type probe struct {
 	begun  time.Time
 	usage  Usage
 	err    error
+	sched  schedClock
 
 	// memStats, if set, asks the server for its heap counts.
 	memStats   func() (MemStats, error)
@@ -64,6 +71,8 @@ func newProbe(pid int, unavailable string) (p *probe, perfErr error) {
 // each reading covers a span as long as the window.
 func (p *probe) begin() {
 	p.before, p.err = proc.Read(p.pid)
+	p.sched = schedClock{pid: p.pid}
+	p.sched.begin()
 	p.begun = time.Now()
 	if p.ctr != nil {
 		if err := p.ctr.Enable(); err != nil {
@@ -82,6 +91,11 @@ func (p *probe) end() {
 	}
 	p.usage.Elapsed = time.Since(p.begun)
 	after, err := proc.Read(p.pid)
+	if sc, serr := p.sched.since(); serr != nil {
+		p.usage.Notes = append(p.usage.Notes, "server_wait is null, and CPU time comes from clock ticks only: schedstat: "+serr.Error())
+	} else {
+		p.usage.Sched = &sc
+	}
 	if p.ctr != nil {
 		if err := p.ctr.Disable(); err != nil {
 			p.dropPerf(err)
@@ -126,6 +140,7 @@ func (p *probe) endHeap() {
 		return
 	}
 	b := p.heapBefore
+	p.usage.GOMAXPROCS = int(after.GOMAXPROCS)
 	p.usage.Heap = &MemStats{
 		Mallocs:    after.Mallocs - b.Mallocs,
 		Frees:      after.Frees - b.Frees,

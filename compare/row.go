@@ -5,15 +5,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/readinesslab/readiness/compare/load"
 	"github.com/readinesslab/readiness/compare/wrk"
+	"github.com/readinesslab/readiness/internal/host"
 )
 
 // Results is what results.json holds.
 type Results struct {
-	Machine Machine `json:"machine"`
-	Rows    []Row   `json:"rows"`
+	Machine     Machine          `json:"machine"`
+	Environment host.Environment `json:"environment"`
+	Knees       []Knee           `json:"knees"`
+	Ratios      []Ratio          `json:"ratios"`
+	Rows        []Row            `json:"rows"`
 }
+
+// The modes of a row.
+const (
+	ModeClosed = "closed" // each connection keeps its pipeline full: the client's pace
+	ModeOpen   = "open"   // requests sent on a fixed schedule at the offered rate
+)
 
 // Row is one cell of one run: a model at one connection count and
 // pipeline depth. Pointer fields are null in JSON when the figure could
@@ -24,6 +36,10 @@ type Row struct {
 	Pipeline int    `json:"pipeline"`
 	Run      int    `json:"run"`
 	Client   string `json:"client"`
+	Net      string `json:"net"`
+
+	Mode       string   `json:"mode"`
+	OfferedRPS *float64 `json:"offered_rps"` // null in closed loop
 
 	Requests int64    `json:"requests"`
 	RPS      *float64 `json:"rps"`
@@ -35,6 +51,32 @@ type Row struct {
 	P99us  *float64 `json:"p99_us"`
 	P999us *float64 `json:"p999_us"`
 	MaxUs  *float64 `json:"max_us"`
+
+	// Open loop: latency from each request's actual send (the latencies
+	// above count from its intended send time). Null in closed loop.
+	P50ServiceUs  *float64 `json:"p50_service_us"`
+	P90ServiceUs  *float64 `json:"p90_service_us"`
+	P99ServiceUs  *float64 `json:"p99_service_us"`
+	P999ServiceUs *float64 `json:"p999_service_us"`
+	MaxServiceUs  *float64 `json:"max_service_us"`
+
+	// The share of their CPUs that server and client kept busy over the
+	// window, 0-1.
+	ServerCPUUtil *float64 `json:"server_cpu_util"`
+	ClientCPUUtil *float64 `json:"client_cpu_util"`
+	// The client's health: p99 of how late it sent against the schedule
+	// (open loop, built-in client), and the connections it held at the
+	// end (built-in client).
+	SendLagP99us *float64 `json:"send_lag_p99_us"`
+	ConnsHeld    *int     `json:"conns_held"`
+	// The share of their CPUs' time that the server's and the client's
+	// threads spent runnable but waiting for a CPU (schedstat's run
+	// delay), 0-1 and more when several threads wait at once.
+	ServerWait *float64 `json:"server_wait"`
+	ClientWait *float64 `json:"client_wait"`
+	// ClientBound is true when the load generator, not the server, was
+	// the limit; Notes says why, and its ratios are not the server's.
+	ClientBound bool `json:"client_bound"`
 
 	// The server's CPU time per request, in microseconds.
 	CPUusPerReq  *float64 `json:"cpu_us_per_req"`
@@ -64,6 +106,12 @@ type Row struct {
 	Notes []string `json:"notes"`
 
 	broken bool // the cell could not be measured; Notes says why
+
+	// The histograms behind the latencies (microseconds), kept for the
+	// HDR logs, and when the window began.
+	latency, service *hdrhistogram.Histogram
+	began            time.Time
+	gomaxprocs       int // the server's, 0 when unknown
 }
 
 // failed reports whether the cell could not be measured.
@@ -87,6 +135,10 @@ func micros(d time.Duration) *float64 { return ptr(float64(d) / float64(time.Mic
 func (r *Row) fromLoad(res *load.Result) {
 	r.Requests = res.Requests
 	r.Errors = res.Errors
+	r.ConnsHeld = ptr(res.Held)
+	if res.SendLag != nil && res.SendLag.TotalCount() > 0 {
+		r.SendLagP99us = micros(load.Quantile(res.SendLag, 0.99))
+	}
 	if res.Elapsed > 0 {
 		r.RPS = ptr(res.RPS)
 	}
@@ -111,6 +163,15 @@ func (r *Row) fromLoad(res *load.Result) {
 	r.P99us = micros(res.Quantile(0.99))
 	r.P999us = micros(res.Quantile(0.999))
 	r.MaxUs = micros(res.Max())
+	r.latency = res.Latency
+	if res.Service != nil {
+		r.service = res.Service
+		r.P50ServiceUs = micros(load.Quantile(res.Service, 0.50))
+		r.P90ServiceUs = micros(load.Quantile(res.Service, 0.90))
+		r.P99ServiceUs = micros(load.Quantile(res.Service, 0.99))
+		r.P999ServiceUs = micros(load.Quantile(res.Service, 0.999))
+		r.MaxServiceUs = micros(load.Max(res.Service))
+	}
 }
 
 // fromWrk fills the client's figures from wrk's report.
@@ -149,6 +210,7 @@ func (r *Row) fromWrk(res *wrk.Result) {
 // fromUsage fills the server's figures, per request.
 func (r *Row) fromUsage(u Usage, hz uint64) {
 	r.Notes = append(r.Notes, u.Notes...)
+	r.gomaxprocs = u.GOMAXPROCS
 	r.WindowS = ptr(u.Elapsed.Seconds())
 	ticks := int64(u.UserTicks + u.SystemTicks)
 	r.CPUTicks = ptr(ticks)
@@ -169,6 +231,20 @@ func (r *Row) fromUsage(u Usage, hz uint64) {
 	r.UserUsPerReq = ptr(float64(u.UserTicks) * tickUs / n)
 	r.SysUsPerReq = ptr(float64(u.SystemTicks) * tickUs / n)
 	r.CPUusPerReq = ptr(float64(ticks) * tickUs / n)
+	if u.Sched != nil {
+		// The scheduler's count is exact to the nanosecond where ticks
+		// round to 10 ms; the ticks still give the split between user
+		// and system, applied to it.
+		total := float64(u.Sched.onCPU) / float64(time.Microsecond) / n
+		r.CPUusPerReq = ptr(total)
+		if ticks > 0 {
+			r.UserUsPerReq = ptr(total * float64(u.UserTicks) / float64(ticks))
+			r.SysUsPerReq = ptr(total * float64(u.SystemTicks) / float64(ticks))
+		} else {
+			r.UserUsPerReq, r.SysUsPerReq = nil, nil
+			r.note("user_us_per_req and sys_us_per_req are null: the window held no clock tick of CPU time to split it by")
+		}
+	}
 	r.CtxswPerReq = ptr(float64(u.Voluntary+u.Involuntary) / n)
 	if u.Syscalls != nil {
 		r.SyscallsPerReq = ptr(float64(*u.Syscalls) / n)
@@ -177,7 +253,11 @@ func (r *Row) fromUsage(u Usage, hz uint64) {
 		r.AllocsPerReq = ptr(float64(u.Heap.Mallocs) / n)
 		r.AllocBytesPerReq = ptr(float64(u.Heap.TotalAlloc) / n)
 	}
-	if ticks < minTicks {
+	switch {
+	case ticks >= minTicks:
+	case u.Sched != nil:
+		r.note("CPU time held fewer than %d clock ticks of %.0f ms (cpu_ticks has the count): the total is schedstat's, exact, but its split into user and system can be off by more than ±%.0f%%; use a longer -duration", minTicks, tickUs/1000, 200.0/minTicks)
+	default:
 		r.note("CPU time held fewer than %d clock ticks of %.0f ms (cpu_ticks has the count), so rounding can move CPU per request by more than ±%.0f%%; use a longer -duration", minTicks, tickUs/1000, 200.0/minTicks)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/readinesslab/readiness/compare/load"
 	"github.com/readinesslab/readiness/compare/perf"
 	"github.com/readinesslab/readiness/compare/wrk"
+	"github.com/readinesslab/readiness/internal/host"
+	"github.com/readinesslab/readiness/internal/netns"
 	"github.com/readinesslab/readiness/internal/proc"
 )
 
@@ -21,6 +24,7 @@ var ErrCellsFailed = errors.New("some cells were not measured")
 // runner holds what every cell of one comparison shares.
 type runner struct {
 	o       Options
+	pair    *netns.Pair // with -net veth: the servers' and the client's namespaces
 	loops   int
 	hz      uint64
 	noPerf  string // why perf cannot count here, once known
@@ -61,41 +65,77 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 
 	r := &runner{o: o, loops: o.Loops, hz: proc.ClockTicks(), threads: len(o.ClientCPUs)}
+	if o.Net == NetVeth {
+		if err := netns.Check(); err != nil {
+			return nil, fmt.Errorf("-net veth: %w", err)
+		}
+		if r.pair, err = netns.Create(); err != nil {
+			return nil, fmt.Errorf("-net veth: %w", err)
+		}
+		// Every return from here on passes this, ctx's end on SIGINT or
+		// SIGTERM included.
+		defer func() {
+			if err := r.pair.Remove(); err != nil && o.Warn != nil {
+				o.Warn(fmt.Sprintf("remove the network namespaces %s and %s: %v", r.pair.Server.Name, r.pair.Client.Name, err))
+			}
+		}()
+	}
 	if r.loops == 0 {
 		r.loops = len(o.ServerCPUs)
 	}
 	if o.NoSyscalls {
 		r.noPerf = "system calls not counted (perf disabled)"
 	}
-	res := &Results{Machine: r.machine(start, allowed, shared)}
+	res := &Results{Machine: r.machine(start, allowed, shared), Environment: host.ReadEnvironment()}
 	err = r.runCells(ctx, res)
 	if note := perfNote(res.Rows); note != "" {
 		res.Machine.Notes = append(res.Machine.Notes, note)
 	}
+	r.finish(res)
 	return res, err
 }
 
-// runCells measures every cell Runs times into res.Rows. It returns ctx's
-// error when ctx ends, and an error wrapping ErrCellsFailed when some cells
-// failed.
+// runCells measures every cell Runs times into res.Rows: in each run the
+// closed-loop cells, then the open-loop ones. It returns ctx's error when
+// ctx ends, and an error wrapping ErrCellsFailed when some cells failed.
 func (r *runner) runCells(ctx context.Context, res *Results) error {
 	o := r.o
-	cells := o.cells()
-	total := len(cells) * o.Runs
+	total := o.CellsPerRun() * o.Runs
 	failed := 0
+	one := func(c cell, run int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if o.Progress != nil {
+			o.Progress(len(res.Rows), total, fmt.Sprintf("run %d/%d %s", run, o.Runs, c))
+		}
+		row := r.measure(ctx, c, run)
+		if row.failed() {
+			failed++
+		}
+		res.Rows = append(res.Rows, row)
+		return nil
+	}
+	rates := map[shape][]float64{}
 	for run := 1; run <= o.Runs; run++ {
-		for _, c := range cells {
-			if err := ctx.Err(); err != nil {
-				return err
+		for _, sh := range o.closedShapes() {
+			for _, m := range o.Models {
+				if err := one(cell{model: m, shape: sh}, run); err != nil {
+					return err
+				}
 			}
-			if o.Progress != nil {
-				o.Progress(len(res.Rows), total, fmt.Sprintf("run %d/%d %s", run, o.Runs, c))
+		}
+		for _, sh := range o.sweepShapes() {
+			if _, ok := rates[sh]; !ok {
+				rates[sh] = r.ratesFor(sh, res.Rows)
 			}
-			row := r.measure(ctx, c, run)
-			if row.failed() {
-				failed++
+			for _, rate := range rates[sh] {
+				for _, m := range o.Models {
+					if err := one(cell{model: m, shape: sh, offered: rate}, run); err != nil {
+						return err
+					}
+				}
 			}
-			res.Rows = append(res.Rows, row)
 		}
 	}
 	if o.Progress != nil {
@@ -105,33 +145,9 @@ func (r *runner) runCells(ctx context.Context, res *Results) error {
 		return err
 	}
 	if failed > 0 {
-		return fmt.Errorf("%w: %d of %d", ErrCellsFailed, failed, total)
+		return fmt.Errorf("%w: %d of %d", ErrCellsFailed, failed, len(res.Rows))
 	}
 	return nil
-}
-
-// perfNote is the machine note on what counting system calls cost the
-// rows: while perf counts, its tracepoint sends every system call down the
-// kernel's traced path. It is empty when perf counted in no row, and names
-// how many rows paid when it counted in some only.
-func perfNote(rows []Row) string {
-	measured, counted := 0, 0
-	for _, row := range rows {
-		if row.failed() {
-			continue
-		}
-		measured++
-		if row.Syscalls != nil {
-			counted++
-		}
-	}
-	switch {
-	case counted == 0:
-		return ""
-	case counted == measured:
-		return "while perf counts system calls the kernel takes its traced path on every system call, adding a little system time to every model alike"
-	}
-	return fmt.Sprintf("perf counted system calls in %d of %d measured rows; while it counts, the kernel takes its traced path on every system call, adding a little system time to those rows only", counted, measured)
 }
 
 // chooseCPUs fills the CPU sets left empty and checks them. It reports
@@ -161,27 +177,21 @@ func (o *Options) chooseCPUs(allowed []int) (shared bool, err error) {
 	return overlap, nil
 }
 
-func (r *runner) machine(start time.Time, allowed []int, shared bool) Machine {
-	m := describeMachine(start)
-	m.CPUsAllowed = FormatCPUs(allowed)
-	m.ServerCPUs, m.ClientCPUs = FormatCPUs(r.o.ServerCPUs), FormatCPUs(r.o.ClientCPUs)
-	m.SharedCPU = shared
-	m.Loops = r.loops
-	m.Client = r.o.Client
-	if r.o.Client == ClientWrk {
-		m.ClientVersion = wrkVersion()
-		m.Notes = append(m.Notes, fmt.Sprintf("wrk counts time in whole seconds: each window ran %ds and each warmup %ds", wrk.Seconds(r.o.Duration), warmupSeconds(r.o.Warmup)))
+// serverNS is where a server runs: nil on loopback, else the server's
+// namespace.
+func (r *runner) serverNS() *netns.NS {
+	if r.pair == nil {
+		return nil
 	}
-	m.Models, m.Conns, m.Pipeline = r.o.Models, r.o.Conns, r.o.Pipeline
-	m.DurationS, m.WarmupS, m.Runs = r.o.Duration.Seconds(), r.o.Warmup.Seconds(), r.o.Runs
-	m.ClockTicks = r.hz
-	m.Notes = append(m.Notes,
-		fmt.Sprintf("CPU time comes from /proc/PID/stat in clock ticks of %.0f ms; cpu_ticks in each row says how many the window held", 1000/float64(r.hz)),
-		"context switches are summed over /proc/PID/task/*/status (the process's own status file counts its main thread only)")
-	if shared {
-		m.Notes = append(m.Notes, "server and client shared one CPU")
+	return &r.pair.Server
+}
+
+// net is the network the servers are reached over.
+func (r *runner) net() string {
+	if r.o.Net == "" {
+		return NetLo
 	}
-	return m
+	return r.o.Net
 }
 
 func warmupSeconds(d time.Duration) int {
@@ -193,7 +203,10 @@ func warmupSeconds(d time.Duration) int {
 
 // measure runs one cell against a fresh server and returns its row.
 func (r *runner) measure(ctx context.Context, c cell, run int) Row {
-	row := Row{Model: c.model, Conns: c.conns, Pipeline: c.pipeline, Run: run, Client: r.o.Client}
+	row := Row{Model: c.model, Conns: c.conns, Pipeline: c.pipeline, Run: run, Client: r.o.Client, Net: r.net(), Mode: ModeClosed}
+	if c.offered > 0 {
+		row.Mode, row.OfferedRPS = ModeOpen, ptr(c.offered)
+	}
 	// perf attaches while the server starts: it needs only the process
 	// id, and the two together take half the time they take in turn.
 	type attached struct {
@@ -202,7 +215,7 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 	}
 	probed := make(chan attached, 1)
 	began := false
-	srv, err := startServer(ctx, r.o.Binary, c.model, r.loops, r.o.ServerCPUs, func(pid int) {
+	srv, err := startServer(ctx, r.o.Binary, c.model, r.loops, r.o.ServerCPUs, r.serverNS(), func(pid int) {
 		began = true
 		go func() {
 			pr, err := newProbe(pid, r.noPerf)
@@ -249,6 +262,14 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 		row.fail(probeErr)
 	default:
 		row.fromUsage(usage, r.hz)
+		tick := time.Second / time.Duration(r.hz)
+		cpu := time.Duration(usage.UserTicks+usage.SystemTicks) * tick
+		if usage.Sched != nil {
+			cpu = usage.Sched.onCPU
+			row.ServerWait = utilization(usage.Sched.waited, usage.Elapsed, len(r.o.ServerCPUs))
+		}
+		row.ServerCPUUtil = utilization(cpu, usage.Elapsed, len(r.o.ServerCPUs))
+		row.judgeClient()
 	}
 	if stopErr != nil {
 		row.note("%v", stopErr)
@@ -259,21 +280,50 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 // builtin drives the cell with the built-in load generator, whose window
 // edges open and close the probe's.
 func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, row *Row) error {
-	res, err := load.Run(ctx, load.Config{
+	var cpu0, cpu1 time.Duration
+	var cpuErr error
+	wait := schedClock{pid: os.Getpid()}
+	var waited sched
+	var waitErr error
+	cfg := load.Config{
 		Addr: addr, Conns: c.conns, Pipeline: c.pipeline, Threads: r.threads,
-		Duration: r.o.Duration, Warmup: r.o.Warmup,
+		Duration: r.o.Duration, Warmup: r.o.Warmup, Rate: c.offered,
 		OnWindow: func(begin bool) {
 			if begin {
+				row.began = time.Now()
+				cpu0, cpuErr = selfCPU()
+				wait.begin()
 				pr.begin()
 			} else {
 				pr.end()
+				waited, waitErr = wait.since()
+				var err error
+				if cpu1, err = selfCPU(); cpuErr == nil {
+					cpuErr = err
+				}
 			}
 		},
-	})
+	}
+	if r.pair != nil {
+		// The loops' sockets are made inside the client's namespace and
+		// reach the server's address over the veth pair.
+		cfg.Target, cfg.Enter = r.pair.Server.Addr, r.pair.Client.Do
+	}
+	res, err := load.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	row.fromLoad(res)
+	if cpuErr != nil {
+		row.note("client_cpu_util is null: getrusage: %v", cpuErr)
+	} else {
+		row.ClientCPUUtil = utilization(cpu1-cpu0, res.Elapsed, len(r.o.ClientCPUs))
+	}
+	if waitErr != nil {
+		row.note("client_wait is null: schedstat: %v", waitErr)
+	} else {
+		row.ClientWait = utilization(waited.waited, res.Elapsed, len(r.o.ClientCPUs))
+	}
 	return nil
 }
 
@@ -283,6 +333,9 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 // again as it starts.
 func (r *runner) wrk(ctx context.Context, addr string, c cell, pr *probe, row *Row) error {
 	cfg := wrk.Config{Addr: addr, Conns: c.conns, Threads: r.threads, Pipeline: c.pipeline}
+	if r.pair != nil {
+		cfg.Prefix = r.pair.Client.Prefix()
+	}
 	if r.o.Warmup > 0 {
 		cfg.Duration = r.o.Warmup
 		if _, err := wrk.Run(ctx, cfg); err != nil {
@@ -293,6 +346,7 @@ func (r *runner) wrk(ctx context.Context, addr string, c cell, pr *probe, row *R
 	var pinErr error
 	cfg.OnStart = func(pid int) {
 		pinErr = pinProcess(pid, r.o.ClientCPUs)
+		row.began = time.Now()
 		pr.begin()
 	}
 	res, err := wrk.Run(ctx, cfg)
@@ -300,6 +354,8 @@ func (r *runner) wrk(ctx context.Context, addr string, c cell, pr *probe, row *R
 	if err != nil {
 		return err
 	}
+	row.ClientCPUUtil = utilization(res.CPU, time.Since(row.began), len(r.o.ClientCPUs))
+	row.note("client_wait is null: wrk's threads are gone before its figures are read")
 	if pinErr != nil {
 		row.note("wrk's threads could not all be checked on the client CPUs: %v", pinErr)
 	}

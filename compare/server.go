@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/readinesslab/readiness/internal/child"
+	"github.com/readinesslab/readiness/internal/netns"
 )
 
 // server is one model running as a child process, with the channel its
@@ -21,11 +23,20 @@ type server struct {
 }
 
 // startServer runs `binary serve MODEL -loops N -addr 127.0.0.1:0` pinned
-// to cpus and waits for its listening line. started, if set, is called
-// with the process id as soon as the process runs.
-func startServer(ctx context.Context, binary, model string, loops int, cpus []int, started func(pid int)) (*server, error) {
+// to cpus and waits for its listening line; with ns, it runs inside that
+// network namespace (`ip netns exec`, which execs the server, so the
+// process started is the server) and listens on its address. started,
+// if set, is called with the process id as soon as the process runs.
+func startServer(ctx context.Context, binary, model string, loops int, cpus []int, ns *netns.NS, started func(pid int)) (*server, error) {
 	s := &server{model: model, mem: make(chan MemStats, 4)}
+	var prefix []string
+	var addr string
+	if ns != nil {
+		prefix, addr = ns.Prefix(), net.JoinHostPort(ns.Addr, "0")
+	}
 	child, err := child.Start(ctx, binary, []string{model, "-loops", strconv.Itoa(loops)}, child.Options{
+		Prefix: prefix,
+		Addr:   addr,
 		// The memstats lines are answers, not news for an error message.
 		Stderr: func(tail io.Writer) io.Writer { return &lines{memStats: s.mem, rest: tail} },
 		// The child starts on a thread pinned to cpus, so it runs nowhere

@@ -39,31 +39,47 @@ type Summary struct {
 	Model    string
 	Conns    int
 	Pipeline int
-	Runs     int   // rows of this cell, measured or not
-	Errors   int64 // over all runs
-	Failed   int   // runs that could not be measured
+	Mode     string  // ModeClosed or ModeOpen
+	Offered  float64 // open loop: the offered rate; 0 closed
+	Runs     int     // rows of this cell, measured or not
+	// ClientBound is how many measured runs were client-bound.
+	ClientBound int
+	Errors      int64 // over all runs
+	Failed      int   // runs that could not be measured
 
 	RPS, P50us, P90us, P99us, P999us, MaxUs Stat
 	CPUus, UserUs, SysUs                    Stat
 	Syscalls, Ctxsw                         Stat
 	Allocs, GCs                             Stat
 	RSS, PeakRSS, Threads                   Stat
+
+	P99Service, SendLag    Stat // open loop
+	ServerUtil, ClientUtil Stat
+	ServerWait, ClientWait Stat
 }
 
-// Summarize groups rows by cell, ordered by pipeline, then connections,
-// then model, each in the order it first appears, so the models of one
-// cell sit side by side.
+// clientBound reports whether most measured runs of the cell were
+// client-bound.
+func (s Summary) clientBound() bool {
+	return s.ClientBound > 0 && 2*s.ClientBound >= s.Runs-s.Failed
+}
+
+// Summarize groups rows by cell: closed-loop cells first, ordered by
+// pipeline, then connections, then model, each in the order it first
+// appears, so the models of one cell sit side by side; then open-loop
+// cells by pipeline, connections, offered rate (rising) and model.
 func Summarize(rows []Row) []Summary {
 	type key struct {
 		model           string
 		conns, pipeline int
+		offered         float64
 	}
 	var keys []key
 	groups := map[key][]Row{}
 	var models []string
 	var conns, pipes []int
 	for _, r := range rows {
-		k := key{r.Model, r.Conns, r.Pipeline}
+		k := key{r.Model, r.Conns, r.Pipeline, offered(r)}
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
 		}
@@ -79,10 +95,19 @@ func Summarize(rows []Row) []Summary {
 		}
 	}
 	slices.SortStableFunc(keys, func(a, b key) int {
+		if (a.offered > 0) != (b.offered > 0) {
+			if a.offered > 0 {
+				return 1
+			}
+			return -1
+		}
 		if d := slices.Index(pipes, a.pipeline) - slices.Index(pipes, b.pipeline); d != 0 {
 			return d
 		}
 		if d := slices.Index(conns, a.conns) - slices.Index(conns, b.conns); d != 0 {
+			return d
+		}
+		if d := cmpFloat(a.offered, b.offered); d != 0 {
 			return d
 		}
 		return slices.Index(models, a.model) - slices.Index(models, b.model)
@@ -91,7 +116,10 @@ func Summarize(rows []Row) []Summary {
 	out := make([]Summary, 0, len(keys))
 	for _, k := range keys {
 		g := groups[k]
-		s := Summary{Model: k.model, Conns: k.conns, Pipeline: k.pipeline, Runs: len(g)}
+		s := Summary{Model: k.model, Conns: k.conns, Pipeline: k.pipeline, Mode: ModeClosed, Offered: k.offered, Runs: len(g)}
+		if k.offered > 0 {
+			s.Mode = ModeOpen
+		}
 		var measured []Row
 		for _, r := range g {
 			s.Errors += r.Errors
@@ -100,6 +128,9 @@ func Summarize(rows []Row) []Summary {
 				continue
 			}
 			measured = append(measured, r)
+			if r.ClientBound {
+				s.ClientBound++
+			}
 		}
 		s.RPS = over(measured, func(r Row) *float64 { return r.RPS })
 		s.P50us = over(measured, func(r Row) *float64 { return r.P50us })
@@ -117,6 +148,12 @@ func Summarize(rows []Row) []Summary {
 		s.RSS = over(measured, func(r Row) *float64 { return float(r.RSSBytes) })
 		s.PeakRSS = over(measured, func(r Row) *float64 { return float(r.PeakRSSBytes) })
 		s.Threads = over(measured, func(r Row) *float64 { return float(r.Threads) })
+		s.P99Service = over(measured, func(r Row) *float64 { return r.P99ServiceUs })
+		s.SendLag = over(measured, func(r Row) *float64 { return r.SendLagP99us })
+		s.ServerUtil = over(measured, func(r Row) *float64 { return r.ServerCPUUtil })
+		s.ClientUtil = over(measured, func(r Row) *float64 { return r.ClientCPUUtil })
+		s.ServerWait = over(measured, func(r Row) *float64 { return r.ServerWait })
+		s.ClientWait = over(measured, func(r Row) *float64 { return r.ClientWait })
 		out = append(out, s)
 	}
 	return out
@@ -138,4 +175,12 @@ func float[T int | int64](p *T) *float64 {
 		return nil
 	}
 	return ptr(float64(*p))
+}
+
+// offered is a row's offered rate, 0 in closed loop.
+func offered(r Row) float64 {
+	if r.OfferedRPS == nil {
+		return 0
+	}
+	return *r.OfferedRPS
 }

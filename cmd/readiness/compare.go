@@ -70,6 +70,21 @@ func compareFlags(fs *flag.FlagSet, s *compareSettings) {
 		o.Pipeline, err = parseInts(v)
 		return err
 	}}, "pipeline", "the pipeline depths of the matrix: requests each connection keeps in flight")
+	fs.Var(&listFlag{ratesText(o), func(v string) error {
+		switch v {
+		case "auto":
+			o.AutoRates, o.Rates = true, nil
+			return nil
+		case "off":
+			o.AutoRates, o.Rates = false, nil
+			return nil
+		}
+		rates, err := compare.ParseRates(v)
+		o.AutoRates, o.Rates = false, rates
+		return err
+	}}, "rates", "open-loop cells at these offered rates (requests/s, e.g. 2k,10k,50k) in every cell of the matrix, the same rates for every model; auto draws them from each model's closed-loop capacity in the cell, from 5% of the slowest's to 120% of the fastest's; off sweeps nothing. Not given: automatic rates at 100 connections, pipeline 1 only, and no sweep with -client wrk")
+	fs.IntVar(&o.AutoPoints, "auto-points", compare.AutoPoints, "how many rates -rates auto offers (the default job's own sweep offers "+strconv.Itoa(o.AutoPoints)+")")
+	fs.StringVar(&o.Net, "net", o.Net, "where the servers listen: lo (127.0.0.1) or veth (each server in a network namespace of its own, reached over a veth pair)")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "the measured window of each cell")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "load before each window, not measured")
 	fs.IntVar(&o.Runs, "runs", o.Runs, "repetitions of the whole matrix, models interleaved, whose medians are reported")
@@ -92,7 +107,8 @@ func compareFlags(fs *flag.FlagSet, s *compareSettings) {
 
 // compareFlagArgs gives the order of -h and each flag's argument name.
 var compareFlagArgs = []struct{ name, arg string }{
-	{"models", "LIST"}, {"conns", "LIST"}, {"pipeline", "LIST"}, {"duration", "D"}, {"warmup", "D"},
+	{"models", "LIST"}, {"conns", "LIST"}, {"pipeline", "LIST"}, {"rates", "LIST|auto|off"}, {"auto-points", "N"},
+	{"net", "lo|veth"}, {"duration", "D"}, {"warmup", "D"},
 	{"runs", "N"}, {"client", "builtin|wrk"}, {"server-cpus", "LIST"}, {"client-cpus", "LIST"},
 	{"loops", "N"}, {"out", "DIR"}, {"benchstat", "FILE"}, {"json", ""},
 }
@@ -119,6 +135,24 @@ func compareMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "readiness compare: unexpected arguments %q (readiness compare -h explains the flags)\n", fs.Args())
 		return 2
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["auto-points"] {
+		// The flag's default is for -rates auto; the default job keeps
+		// its own, shorter sweep.
+		s.opts.AutoPoints = defaultCompareSettings().opts.AutoPoints
+		if given["rates"] {
+			s.opts.AutoPoints = compare.AutoPoints
+		}
+	}
+	switch {
+	case given["rates"]:
+		// Rates given on the command line sweep the whole matrix.
+		s.opts.SweepConns, s.opts.SweepPipeline = nil, nil
+	case s.opts.Client == compare.ClientWrk:
+		// wrk has no fixed-rate mode: the default sweep is left out.
+		s.opts.AutoRates = false
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -167,7 +201,7 @@ func compareMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if s.asJSON {
 		err = compare.WriteJSON(stdout, res)
 	} else {
-		err = compare.WriteTable(stdout, compare.Summarize(res.Rows), s.opts.Runs)
+		err = compare.WriteReport(stdout, res)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "readiness compare: %v\n", err)
@@ -190,7 +224,7 @@ func writeBenchstat(path string, res *compare.Results) error {
 
 // newBar is the progress display: one step per cell run.
 func newBar(w io.Writer, o compare.Options) *progressbar.ProgressBar {
-	total := len(o.Models) * len(o.Conns) * len(o.Pipeline) * o.Runs
+	total := o.CellsPerRun() * o.Runs
 	return progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("compare"),
@@ -228,6 +262,21 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
+// ratesText is the -rates flag's default as it would be typed.
+func ratesText(o *compare.Options) string {
+	switch {
+	case o.AutoRates:
+		return "auto"
+	case len(o.Rates) == 0:
+		return "off"
+	}
+	s := make([]string, len(o.Rates))
+	for i, r := range o.Rates {
+		s[i] = strconv.FormatFloat(r, 'f', -1, 64)
+	}
+	return strings.Join(s, ",")
+}
+
 func joinInts(v []int) string {
 	s := make([]string, len(v))
 	for i, n := range v {
@@ -242,8 +291,11 @@ func compareUsage(w io.Writer) {
 
 Measures the lab's servers side by side. Each model runs as its own child
 process (this binary's "serve MODEL" on a free loopback port), pinned to the
-server CPUs; the load generator runs pinned to the other CPUs. For every cell
-of the matrix (model x connections x pipeline depth) a fresh server is
+server CPUs; the load generator runs pinned to the other CPUs. Two regimes:
+closed loop, every cell of the matrix (model x connections x pipeline depth)
+loaded as fast as the client goes; and open loop (-rates), each swept cell
+loaded at fixed offered rates, the same for every model, from light load
+through each model's knee into saturation. For every cell a fresh server is
 started, loaded for -warmup, then measured for -duration: the client's
 requests per second and latency, and the server process seen from outside
 over exactly that window: CPU time split into user and system
@@ -252,10 +304,18 @@ threads, system calls (perf stat on raw_syscalls:sys_enter) and the Go heap's
 allocations and GCs (the server reports runtime.MemStats on SIGUSR1). The
 models are interleaved and the matrix repeated -runs times; the table shows
 medians and how far the runs spread. A figure that cannot be measured here is
-null, with a note that says why.
+null, with a note that says why. Open-loop rows also give the service time
+(from each actual send, beside the corrected latency from each intended
+send), and each model's knee: the lowest offered rate at which the achieved
+rate fell below 97% of the offered one or the corrected p99 rose above 3
+times its value at the lowest rate. Every row records the client's health
+(its CPU use, its p99 send lag, the connections it held) and is marked
+client-bound when the load generator, not the server, was the limit.
 
-The table goes to stdout; -out receives results.json, results.csv,
-results.md and throughput.svg, cpu.svg and latency.svg. A progress display
+The tables, knees, client-bound rows and the ratios between models go to
+stdout; -out receives results.json, results.csv, results.md, throughput.svg,
+cpu.svg and latency.svg (closed loop), sweep_cpu.svg and sweep_latency.svg
+(open loop), and one HdrHistogram log per row under hdr/. A progress display
 appears on stderr when it is a terminal. With a single CPU, server and client
 share it and a warning says so. Exit status 1 when a cell could not be
 measured (its notes say why), 2 for bad flags.

@@ -108,7 +108,12 @@ func report(w io.Writer, cfg load.Config, r *load.Result, interrupted bool) {
 	s := r.JSON()
 	fmt.Fprintf(w, "  Latency     p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %s\n",
 		usText(s.P50us), usText(s.P90us), usText(s.P99us), usText(s.P999us), usText(s.MaxUs))
-	fmt.Fprintf(w, "  %d requests in %.2fs\n", r.Requests, r.Elapsed.Seconds())
+	if s.P99ServiceUs != nil {
+		fmt.Fprintf(w, "  Service     p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %s  (from each actual send)\n",
+			usText(*s.P50ServiceUs), usText(*s.P90ServiceUs), usText(*s.P99ServiceUs), usText(*s.P999ServiceUs), usText(*s.MaxServiceUs))
+		fmt.Fprintf(w, "  Send lag    p99 %s (how late the client itself sent)\n", usText(*s.P99SendLagUs))
+	}
+	fmt.Fprintf(w, "  %d requests in %.2fs, %d of %d connections open at the end\n", r.Requests, r.Elapsed.Seconds(), r.Held, r.Conns)
 	fmt.Fprintf(w, "Requests/sec: %.2f\n", r.RPS)
 	fmt.Fprintf(w, "Errors: %d (connect %d, reset %d, timeout %d, mismatch %d, closed %d)\n",
 		r.Errors, r.ConnectErrors, r.Resets, r.Timeouts, r.Mismatches, r.Closed)
@@ -134,7 +139,10 @@ connections the server closed. A failed connection is reopened after 10ms.
 Closed loop (the default) keeps -pipeline requests in flight per connection
 and times each from its write. Open loop (-rate) sends on a fixed schedule
 and times each request from when it should have been sent, so a server that
-stalls cannot hide the stall (coordinated omission, corrected as wrk2 does).
+stalls cannot hide the stall (coordinated omission, corrected as wrk2 does);
+it also reports the service time, from each request's actual send, and the
+p99 of how late the client itself sent (its send lag: a large one means the
+client, not the server, fell behind the schedule).
 
 HOST must be a loopback address (127.0.0.0/8, ::1) or localhost; any other
 target is refused with exit status 2, as are bad flags. A run with no

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,5 +125,54 @@ func TestLoadNothingListening(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &s); err != nil || s.ConnectErrors == 0 || s.ConnectErrors != s.Errors {
 		t.Errorf("want connect errors only, got %s (%v)", out, err)
+	}
+}
+
+// TestLoadStallOpenLoop stops a real server child with SIGSTOP for 1 s in
+// the middle of a 10 s open-loop run at 1000 requests/s. Every request
+// due during the stall counts its wait from its intended send time, so
+// the corrected p99 holds the stall; the service time counts from each
+// actual send, and the client sends nothing while its connections wait
+// for the stalled responses, so only the few requests in flight when the
+// stall began (one per connection) see it.
+func TestLoadStallOpenLoop(t *testing.T) {
+	srv := startServe(t, "epoll", "-addr", "127.0.0.1:0", "-loops", "1")
+	stopped := make(chan error, 1)
+	go func() {
+		time.Sleep(4 * time.Second)
+		if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			stopped <- err
+			return
+		}
+		time.Sleep(time.Second)
+		stopped <- srv.cmd.Process.Signal(syscall.SIGCONT)
+	}()
+	// The continue comes before the test ends even when it fails.
+	t.Cleanup(func() { srv.cmd.Process.Signal(syscall.SIGCONT) })
+	out, errs, code := loadRun(t, "-c", "10", "-rate", "1000", "-d", "10s", "-json", srv.addr)
+	if err := <-stopped; err != nil {
+		t.Fatalf("stop and continue the server: %v", err)
+	}
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var s struct {
+		Requests     int64    `json:"requests"`
+		Errors       int64    `json:"errors"`
+		P99us        float64  `json:"p99_us"`
+		P99ServiceUs *float64 `json:"p99_service_us"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Logf("%s", out)
+	if s.Errors != 0 || s.Requests < 9000 {
+		t.Fatalf("%d requests, %d errors: want about 10000 and none", s.Requests, s.Errors)
+	}
+	if s.P99us < 800_000 {
+		t.Errorf("corrected p99 %v µs: the 1 s stall should put it at 0.8 s or more", s.P99us)
+	}
+	if s.P99ServiceUs == nil || *s.P99ServiceUs >= 200_000 {
+		t.Errorf("service p99 %v µs: want under 0.2 s, as only the requests in flight at the stall waited for it", s.P99ServiceUs)
 	}
 }

@@ -23,6 +23,14 @@ type Config struct {
 	Threads  int           // event loops, each on its own OS thread; 0: CPUs this process may run on, at most Conns
 	Timeout  time.Duration // a response not complete this long after its (intended) send is a timeout (default 2s)
 
+	// Target, if set, is the one address besides loopback that Addr may
+	// name: the server's end of a network namespace pair this program
+	// made, reached only from inside its partner namespace.
+	Target string
+	// Enter, if set, runs each event loop: it must call run and return
+	// its error, for instance on a thread switched into a network
+	// namespace, so that every socket the loop opens belongs there.
+	Enter func(run func() error) error
 	// OnWindow, if set, is called when the measured window begins (true)
 	// and when it ends (false), so a caller can measure the server over
 	// exactly that window. It runs on Run's goroutine, not in a loop.
@@ -112,6 +120,23 @@ func ParseAddr(addr string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("target %q: port must be 1-65535", addr)
 	}
 	return p, nil
+}
+
+// parseTarget is ParseAddr, except that the host may also be target.
+func parseTarget(addr, target string) (netip.AddrPort, error) {
+	ap, err := ParseAddr(addr)
+	if err == nil || target == "" || !errors.Is(err, ErrNotLoopback) {
+		return ap, err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if host != target {
+		return ap, err
+	}
+	ap, perr := netip.ParseAddrPort(addr)
+	if perr != nil || ap.Port() == 0 {
+		return netip.AddrPort{}, fmt.Errorf("target %q: port must be 1-65535", addr)
+	}
+	return ap, nil
 }
 
 // sockaddr turns a resolved target into what connect(2) takes.

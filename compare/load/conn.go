@@ -1,6 +1,7 @@
 package load
 
 import (
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/readinesslab/readiness/internal/proto"
@@ -35,6 +36,14 @@ type conn struct {
 	since int64 // when the current connect began
 	due   int64 // the timers heap key: next scheduled send, or when to reopen
 	hidx  int32 // index in the timers heap; -1 when not in it
+
+	// Open loop only. sent parallels times with each request's actual
+	// send time, for the service time; ready is when the connection last
+	// had room to send (it opened, or a full pipeline got a response),
+	// so a send's lag counts only the delay the client itself added.
+	sent  []int64
+	ready int64
+	acct  *account // the owning loop's open-loop histograms
 }
 
 // expected is the response every request must get, byte for byte.
@@ -63,6 +72,7 @@ func (l *loop) open(slot int32, t int64) {
 		return
 	}
 	if connected {
+		c.ready = t
 		l.send(slot, t)
 	}
 }
@@ -80,6 +90,7 @@ func (l *loop) connected(slot int32) {
 		return
 	}
 	c.state = connOpen
+	c.ready = t
 	l.send(slot, t)
 }
 
@@ -97,7 +108,9 @@ func (l *loop) send(slot int32, t int64) {
 		}
 	} else {
 		for ; c.inflight+k < p.pipeline && c.next <= t; k++ {
-			c.times[(c.head+c.inflight+k)%p.pipeline] = c.next
+			i := (c.head + c.inflight + k) % p.pipeline
+			c.times[i], c.sent[i] = c.next, t
+			l.lagged(c, t)
 			c.next += p.interval
 		}
 		if c.inflight+k < p.pipeline {
@@ -196,22 +209,44 @@ func (l *loop) receive(slot int32) bool {
 
 // complete accounts for the oldest request in flight, answered whole at t.
 func (l *loop) complete(c *conn, t int64) {
-	sent := c.times[c.head]
+	sent, actual := c.times[c.head], c.times[c.head]
+	if c.sent != nil {
+		actual = c.sent[c.head]
+	}
 	c.head++
 	if c.head == l.plan.pipeline {
 		c.head = 0
+	}
+	if c.inflight == l.plan.pipeline {
+		c.ready = t
 	}
 	c.inflight--
 	if t < l.plan.begin || t >= l.plan.end {
 		return
 	}
 	l.stats.requests++
-	us := (t - sent + 500) / 1000
-	if us > maxLatencyUs {
-		us = maxLatencyUs
+	record(l.hist, t-sent)
+	if l.plan.interval != 0 {
+		record(c.acct.service, t-actual)
 	}
-	// RecordValue fails only beyond the histogram's range, excluded above.
-	_ = l.hist.RecordValue(max(us, 0))
+}
+
+// lagged records how late the client sent the request due at c.next,
+// sent at t: the time past both its intended send and the moment the
+// connection had room for it, which is the delay the client alone added.
+func (l *loop) lagged(c *conn, t int64) {
+	if t < l.plan.begin || t >= l.plan.end {
+		return
+	}
+	record(c.acct.lag, t-max(c.next, c.ready))
+}
+
+// record adds a duration in nanoseconds to h in microseconds, clamped to
+// the histogram's range.
+func record(h *hdrhistogram.Histogram, ns int64) {
+	us := min((ns+500)/1000, maxLatencyUs)
+	// RecordValue fails only beyond the histogram's range, excluded here.
+	_ = h.RecordValue(max(us, 0))
 }
 
 // fail closes a connection after a failure of the given kind, counts it if

@@ -23,6 +23,17 @@ type Result struct {
 	RPS     float64                 // Requests / Elapsed
 	Latency *hdrhistogram.Histogram // microseconds, merged across connections
 
+	// Open loop only (nil in closed loop, where both equal Latency's
+	// measure): Service is each response's time from its actual send, in
+	// microseconds; SendLag is how late each request left against its
+	// intended send time, counting only delay the client added (not
+	// waiting for room in a full pipeline), in microseconds.
+	Service *hdrhistogram.Histogram
+	SendLag *hdrhistogram.Histogram
+
+	// Held is how many connections were open when the run ended.
+	Held int
+
 	// The settings the run used, after defaults.
 	Conns    int
 	Pipeline int
@@ -30,22 +41,38 @@ type Result struct {
 	Threads  int
 }
 
+func newResult(cfg Config) *Result {
+	r := &Result{Latency: newHistogram(), Conns: cfg.Conns, Pipeline: cfg.Pipeline, Rate: cfg.Rate, Threads: cfg.Threads}
+	if cfg.Rate > 0 {
+		r.Service, r.SendLag = newHistogram(), newHistogram()
+	}
+	return r
+}
+
 // Quantile is the latency below which the fraction q (0..1) of the
 // responses fell: 0.99 is p99. Zero when nothing was recorded.
-func (r *Result) Quantile(q float64) time.Duration {
-	if r.Latency == nil || r.Latency.TotalCount() == 0 {
+func (r *Result) Quantile(q float64) time.Duration { return Quantile(r.Latency, q) }
+
+// Max is the highest latency recorded (to the histogram's precision).
+func (r *Result) Max() time.Duration { return Max(r.Latency) }
+
+// Quantile is the value of h (microseconds) below which the fraction q
+// (0..1) of its values fell. Zero when h is nil or empty.
+func Quantile(h *hdrhistogram.Histogram, q float64) time.Duration {
+	if h == nil || h.TotalCount() == 0 {
 		return 0
 	}
 	// The library's ValueAtQuantile takes a percentile (0..100).
-	return time.Duration(r.Latency.ValueAtQuantile(q*100)) * time.Microsecond
+	return time.Duration(h.ValueAtQuantile(q*100)) * time.Microsecond
 }
 
-// Max is the highest latency recorded (to the histogram's precision).
-func (r *Result) Max() time.Duration {
-	if r.Latency == nil || r.Latency.TotalCount() == 0 {
+// Max is the highest value of h (microseconds), zero when h is nil or
+// empty.
+func Max(h *hdrhistogram.Histogram) time.Duration {
+	if h == nil || h.TotalCount() == 0 {
 		return 0
 	}
-	return time.Duration(r.Latency.Max()) * time.Microsecond
+	return time.Duration(h.Max()) * time.Microsecond
 }
 
 // Summary is the -json object: one run's figures, latencies in µs.
@@ -69,6 +96,16 @@ type Summary struct {
 	Pipeline      int     `json:"pipeline"`
 	Rate          float64 `json:"rate"`
 	Threads       int     `json:"threads"`
+	ConnsHeld     int     `json:"conns_held"`
+
+	// With a rate: service times from each actual send, and the p99 of
+	// how late the client sent.
+	P50ServiceUs  *float64 `json:"p50_service_us,omitempty"`
+	P90ServiceUs  *float64 `json:"p90_service_us,omitempty"`
+	P99ServiceUs  *float64 `json:"p99_service_us,omitempty"`
+	P999ServiceUs *float64 `json:"p999_service_us,omitempty"`
+	MaxServiceUs  *float64 `json:"max_service_us,omitempty"`
+	P99SendLagUs  *float64 `json:"p99_send_lag_us,omitempty"`
 }
 
 // JSON is the run's summary in the shape of the -json output.
@@ -93,15 +130,26 @@ func (r *Result) JSON() Summary {
 		Pipeline:      r.Pipeline,
 		Rate:          r.Rate,
 		Threads:       r.Threads,
+		ConnsHeld:     r.Held,
 	}
 	if r.Latency != nil && r.Latency.TotalCount() > 0 {
 		s.MeanUs = r.Latency.Mean()
 	}
+	if r.Service != nil {
+		p := func(v float64) *float64 { return &v }
+		s.P50ServiceUs = p(us(Quantile(r.Service, 0.50)))
+		s.P90ServiceUs = p(us(Quantile(r.Service, 0.90)))
+		s.P99ServiceUs = p(us(Quantile(r.Service, 0.99)))
+		s.P999ServiceUs = p(us(Quantile(r.Service, 0.999)))
+		s.MaxServiceUs = p(us(Max(r.Service)))
+		s.P99SendLagUs = p(us(Quantile(r.SendLag, 0.99)))
+	}
 	return s
 }
 
-// add merges one loop's figures into r.
-func (r *Result) add(l *loop) {
+// add merges one loop's figures, and its open-loop account a (nil in
+// closed loop), into r.
+func (r *Result) add(l *loop, a *account) {
 	r.Requests += l.stats.requests
 	r.ConnectErrors += l.stats.connectErrors
 	r.Resets += l.stats.resets
@@ -110,4 +158,13 @@ func (r *Result) add(l *loop) {
 	r.Closed += l.stats.closed
 	r.Errors = r.ConnectErrors + r.Resets + r.Timeouts + r.Mismatches + r.Closed
 	r.Latency.Merge(l.hist)
+	if a != nil && r.Service != nil {
+		r.Service.Merge(a.service)
+		r.SendLag.Merge(a.lag)
+	}
+	for i := range l.conns {
+		if l.conns[i].state == connOpen {
+			r.Held++
+		}
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // Failed connections wait this long before they are reopened, so a dead or
@@ -23,7 +25,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	target, err := ParseAddr(cfg.Addr)
+	target, err := parseTarget(cfg.Addr, cfg.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -35,6 +37,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	p.target = target
 
 	loops := make([]*loop, cfg.Threads)
+	accts := make([]*account, cfg.Threads)
 	for i := range loops {
 		l, err := newLoop(p, i, cfg.Threads, cfg.Conns)
 		if err != nil {
@@ -44,7 +47,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			closeFd(stop)
 			return nil, err
 		}
-		loops[i] = l
+		loops[i], accts[i] = l, attach(l)
 	}
 
 	// A loop blocked in epoll_wait holds its P in a system call. With no P
@@ -57,8 +60,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	var wg sync.WaitGroup
-	for _, l := range loops {
-		wg.Go(l.run)
+	enterErrs := make([]error, len(loops))
+	for i, l := range loops {
+		if cfg.Enter == nil {
+			wg.Go(l.run)
+			continue
+		}
+		wg.Go(func() {
+			ran := false
+			enterErrs[i] = cfg.Enter(func() error { ran = true; l.run(); return nil })
+			if !ran {
+				// run closes the loop's fds; a loop that never ran must
+				// close them here.
+				l.close()
+			}
+		})
 	}
 	endAt, ctxErr := window(ctx, cfg, p)
 	// The stop event is level-triggered in every loop's set: one write
@@ -67,11 +83,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	wg.Wait()
 	closeFd(stop)
 
-	r := &Result{Latency: newHistogram(), Conns: cfg.Conns, Pipeline: cfg.Pipeline, Rate: cfg.Rate, Threads: cfg.Threads}
-	for _, l := range loops {
-		r.add(l)
+	r := newResult(cfg)
+	for i, l := range loops {
+		r.add(l, accts[i])
 		if l.err != nil && err == nil {
 			err = fmt.Errorf("load loop: %w", l.err)
+		}
+		if enterErrs[i] != nil && err == nil {
+			err = fmt.Errorf("load loop: enter: %w", enterErrs[i])
 		}
 	}
 	if endAt > p.begin {
@@ -85,6 +104,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return r, stopErr
 	}
 	return r, ctxErr
+}
+
+// account is what one loop measures in open loop besides the corrected
+// latency: service times from each actual send, and how late the client
+// sent. Its connections point to it; only its loop writes it.
+type account struct {
+	service, lag *hdrhistogram.Histogram
+}
+
+// attach gives l's connections their open-loop account and the rings of
+// actual send times. Closed loop needs neither: the send time is the
+// actual one and sends are never late.
+func attach(l *loop) *account {
+	if l.plan.interval == 0 {
+		return nil
+	}
+	a := &account{service: newHistogram(), lag: newHistogram()}
+	p := l.plan.pipeline
+	sent := make([]int64, len(l.conns)*p)
+	for i := range l.conns {
+		c := &l.conns[i]
+		c.sent = sent[i*p : (i+1)*p : (i+1)*p]
+		c.acct = a
+	}
+	return a
 }
 
 // newPlan fixes the shared, read-only part of a run.

@@ -28,6 +28,12 @@ type Result struct {
 	// false when the output has no such line.
 	P999    time.Duration
 	HasP999 bool
+
+	// CPU is the user and system time wrk's process used over its whole
+	// life (its connects included), as the kernel reported when it was
+	// reaped: the utime and stime /proc/PID/stat shows while it runs.
+	// Set by Run; zero from Parse alone.
+	CPU time.Duration
 }
 
 // Errors is every failure wrk counted.

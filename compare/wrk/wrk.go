@@ -28,6 +28,11 @@ type Config struct {
 	Duration time.Duration // -d, rounded up to whole seconds: wrk counts in seconds
 	Timeout  time.Duration // --timeout (default 2s)
 
+	// Prefix, if set, is put in front of wrk's command line, such as
+	// `ip netns exec NAME` to run it inside a network namespace. It must
+	// exec wrk, so that the process started is wrk's.
+	Prefix []string
+
 	// OnStart, if set, is called with wrk's process id as soon as it runs.
 	OnStart func(pid int)
 }
@@ -64,7 +69,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 
-	cmd := exec.CommandContext(ctx, path,
+	argv := append(append([]string(nil), cfg.Prefix...), path,
 		"-t", strconv.Itoa(threads),
 		"-c", strconv.Itoa(cfg.Conns),
 		"-d", strconv.Itoa(Seconds(cfg.Duration))+"s",
@@ -72,6 +77,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		"--latency",
 		"-s", script,
 		"http://"+cfg.Addr+"/")
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -87,6 +93,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wrk: %w in its output:\n%s", err, stdout.Bytes())
 	}
+	r.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return r, nil
 }
 

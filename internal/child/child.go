@@ -58,6 +58,9 @@ type Options struct {
 	// Ready, if set, is called with the server's process id once it
 	// listens; an error ends the server and is Start's.
 	Ready func(pid int) error
+	// Addr is the -addr the server gets; empty: 127.0.0.1:0. A server
+	// run inside a network namespace listens on that namespace's address.
+	Addr string
 }
 
 // Server is a server running as a child process of the readiness binary,
@@ -75,12 +78,16 @@ type Server struct {
 
 var listeningRE = regexp.MustCompile(`listening on ([^\s,;()]+)`)
 
-// Start runs `[PREFIX...] exe serve args... -addr 127.0.0.1:0` and waits,
+// Start runs `[PREFIX...] exe serve args... -addr ADDR` and waits,
 // up to StartTimeout or until ctx is done, for the line on its stdout that
 // says where it listens. ctx bounds only the start; Stop ends the server.
 func Start(ctx context.Context, exe string, args []string, o Options) (*Server, error) {
 	argv := append(append([]string(nil), o.Prefix...), exe, "serve")
-	argv = append(append(argv, args...), "-addr", "127.0.0.1:0")
+	addr := o.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	argv = append(append(argv, args...), "-addr", addr)
 	s := &Server{
 		name:   strings.Join(append([]string{"serve"}, args...), " "),
 		cmd:    exec.Command(argv[0], argv[1:]...),
