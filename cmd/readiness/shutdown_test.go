@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/readinesslab/readiness/internal/proto"
-	"github.com/readinesslab/readiness/internal/stress"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 // The contract's shutdown, through the real binary and real signals: every
@@ -117,7 +117,7 @@ func inFlight(t *testing.T, v variant, mode string, sig syscall.Signal, n int) {
 	// its sockets' receive queues are empty. They are held for inFlightDelay,
 	// far longer than that check takes.
 	sent := time.Now()
-	if err := stress.WaitRead(p.addr, clients, 5*time.Second); err != nil {
+	if err := testnet.WaitRead(p.addr, clients, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -189,7 +189,7 @@ func TestShutdownSecondSignal(t *testing.T) {
 				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 					t.Fatal(err)
 				}
-				if err := stress.WaitRead(p.addr, []*net.TCPConn{c.(*net.TCPConn)}, 5*time.Second); err != nil {
+				if err := testnet.WaitRead(p.addr, []*net.TCPConn{c.(*net.TCPConn)}, 5*time.Second); err != nil {
 					t.Fatal(err)
 				}
 				p.signal(t, sigs[0])

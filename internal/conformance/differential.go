@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 // SeedEnv names the environment variable that fixes the differential test's
@@ -42,17 +44,17 @@ const (
 // played is what one model answered to one stream.
 type played struct {
 	got  []byte
-	end  end
+	end  netcheck.End
 	took time.Duration // from the first write to the end
 	err  error         // the stream could not be played (dial failed)
 }
 
 func (p played) same(q played) bool {
-	return p.err == nil && q.err == nil && bytes.Equal(p.got, q.got) && p.end.closed() == q.end.closed()
+	return p.err == nil && q.err == nil && bytes.Equal(p.got, q.got) && p.end.Closed() == q.end.Closed()
 }
 
 // rude reports a reset within diffRude.
-func (p played) rude() bool { return p.end == endReset && p.took < diffRude }
+func (p played) rude() bool { return p.end == netcheck.Reset && p.took < diffRude }
 
 // Differential sends the same random byte streams (valid requests of every
 // shape mixed with invalid ones, cut into the same writes) to every model
@@ -211,8 +213,8 @@ func play(addr string, st stream, quiet time.Duration) played {
 		if err == nil {
 			continue
 		}
-		e := classify(err)
-		if e != endTimeout {
+		e := netcheck.Classify(err)
+		if e != netcheck.Timeout {
 			return played{got: got, end: e, took: time.Since(begin)}
 		}
 		at := sent.Load()
@@ -220,9 +222,9 @@ func play(addr string, st stream, quiet time.Duration) played {
 		case at == 0:
 			// Still sending: the server may be waiting for the rest.
 		case !st.halfClose && time.Since(time.Unix(0, at)) >= quiet:
-			return played{got: got, end: endTimeout, took: time.Since(begin)}
+			return played{got: got, end: netcheck.Timeout, took: time.Since(begin)}
 		case time.Since(time.Unix(0, at)) >= ioTimeout:
-			return played{got: got, end: endTimeout, took: time.Since(begin)}
+			return played{got: got, end: netcheck.Timeout, took: time.Since(begin)}
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 // bigHeader returns a header line "X-Big: vvv…\r\n" of exactly n bytes.
@@ -157,7 +159,7 @@ func testErrorUnderFlood(t *testing.T, s *target) {
 	}()
 	c.expect(badRequest)
 	got, e := c.readAll(ioTimeout)
-	if len(got) > 0 || e != endEOF {
+	if len(got) > 0 || e != netcheck.EOF {
 		t.Fatalf("after the error: got %q then %s, want the connection closed (EOF)", clip(got), e)
 	}
 	c.c.Close()
