@@ -1,7 +1,6 @@
 package epoll
 
 import (
-	"net"
 	"strings"
 	"testing"
 
@@ -11,14 +10,18 @@ import (
 
 // IPv6 loopback, where the machine has it.
 func TestIPv6(t *testing.T) {
-	ln, err := net.Listen("tcp", "[::1]:0")
+	cfg := testConfig()
+	cfg.Addr = "[::1]:0"
+	testnet.NoLeaks(t)
+	s, err := Start(cfg)
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
-	ln.Close()
-	cfg := testConfig()
-	cfg.Addr = "[::1]:0"
-	s := start(t, cfg)
+	t.Cleanup(func() {
+		if err := <-testnet.ShutdownAsync(s); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
 	if !strings.HasPrefix(s.Addr(), "[::1]:") {
 		t.Fatalf("Addr %q", s.Addr())
 	}

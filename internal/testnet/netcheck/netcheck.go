@@ -96,54 +96,39 @@ func RoundTrip[B ~string | ~[]byte](c net.Conn, req string, want B, d time.Durat
 	return Expect(c, want)
 }
 
-// readWithin makes one read from c that waits at most d, for the checks
-// that expect an end or silence: what arrived (a little at most) and the
-// read's error.
-func readWithin(c net.Conn, d time.Duration) ([]byte, error) {
+// expectEnd makes one read from c that waits at most d, for the checks
+// that expect an end or silence: nothing may arrive, and the read must end
+// as fits says; want names that ending for the error.
+func expectEnd(c net.Conn, d time.Duration, want string, fits func(End) bool) error {
 	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
-		return nil, err
+		return err
 	}
 	var buf [512]byte
 	n, err := c.Read(buf[:])
-	return buf[:n], err
+	switch {
+	case n > 0:
+		return fmt.Errorf("%w: %d bytes where %s should be: %q", ErrMismatch, n, want, Clip(buf[:n]))
+	case fits(Classify(err)):
+		return nil
+	}
+	return fmt.Errorf("want %s within %v, got %w (%s)", want, d, err, Classify(err))
 }
 
 // ExpectEOF requires the server to end c within d with nothing more, by a
 // clean end of file: it closed or half-closed in order, without a reset.
 func ExpectEOF(c net.Conn, d time.Duration) error {
-	got, err := readWithin(c, d)
-	switch {
-	case len(got) > 0:
-		return fmt.Errorf("%w: %d bytes where end of file should be: %q", ErrMismatch, len(got), Clip(got))
-	case errors.Is(err, io.EOF):
-		return nil
-	}
-	return fmt.Errorf("want end of file within %v, got %w (%s)", d, err, Classify(err))
+	return expectEnd(c, d, "end of file", func(e End) bool { return e == EOF })
 }
 
 // ExpectClosed requires the server to end c within d with nothing more: by
 // end of file, or by a reset, which a close with input unread produces.
 func ExpectClosed(c net.Conn, d time.Duration) error {
-	got, err := readWithin(c, d)
-	switch {
-	case len(got) > 0:
-		return fmt.Errorf("%w: %d bytes where the connection should end: %q", ErrMismatch, len(got), Clip(got))
-	case Classify(err).Closed():
-		return nil
-	}
-	return fmt.Errorf("want the connection closed within %v, got %w (%s)", d, err, Classify(err))
+	return expectEnd(c, d, "the connection closed", End.Closed)
 }
 
 // ExpectSilence requires c to stay open, and nothing to arrive, for d.
 func ExpectSilence(c net.Conn, d time.Duration) error {
-	got, err := readWithin(c, d)
-	switch {
-	case len(got) > 0:
-		return fmt.Errorf("%w: %d bytes where silence should be: %q", ErrMismatch, len(got), Clip(got))
-	case Classify(err) == Timeout:
-		return nil
-	}
-	return fmt.Errorf("want the connection open and silent for %v, got %w (%s)", d, err, Classify(err))
+	return expectEnd(c, d, "silence, the connection open,", func(e End) bool { return e == Timeout })
 }
 
 // ReadAll reads c until the connection ends or nothing arrives for idle.
