@@ -9,11 +9,22 @@ import (
 // readable reads and answers. Level mode reads once per event: if bytes are
 // left in the socket, epoll reports it again on the next wait, and a second
 // read would mostly return EAGAIN, one wasted system call per request. Edge
-// mode is told only when new bytes arrive, so it must read until EAGAIN (or
+// mode is told only when new bytes arrive, so it reads until EAGAIN (or
 // until it stops reading the connection, which re-arms through modify), or
-// bytes already queued would wait for the next arrival.
+// bytes already queued would wait for the next arrival; but at most
+// maxEdgeReads times, so that a client that sends without pause cannot hold
+// the loop: then it re-arms the connection itself.
 func (l *loop) readable(fd int32, c *conn) {
-	for {
+	for reads := 1; ; reads++ {
+		if l.p.edge && reads > maxEdgeReads {
+			// EPOLL_CTL_MOD polls the socket again: still readable, it goes
+			// back on the ready list and the next wait reports it, after the
+			// other connections' events of this batch, with no new edge.
+			if err := l.p.modify(int(fd), c.seq, c.want); err != nil {
+				l.close(fd, c)
+			}
+			return
+		}
 		if c.flags&flagDrain != 0 {
 			if !l.discard(fd, c) || !l.p.edge {
 				return
@@ -240,20 +251,24 @@ func (l *loop) settle(fd int32, c *conn, active bool) bool {
 		}
 	}
 	if want != c.want {
-		if err := l.p.modify(int(fd), want); err != nil {
+		if err := l.p.modify(int(fd), c.seq, want); err != nil {
 			l.close(fd, c)
 			return false
 		}
 		c.want = want
 	}
 
+	// A connection that is not read (its responses are backed up) stays in
+	// the idle list even with half a head kept: the header timeout runs
+	// only while the server reads, and the idle timeout, restarted whenever
+	// bytes move, closes a client that stops taking its responses.
 	list := listIdle
 	switch {
 	case delayed:
 		list = listDelay
 	case c.flags&flagDrain != 0:
 		list = listDrain
-	case head && c.flags&flagCloseAfter == 0:
+	case head && c.flags&flagCloseAfter == 0 && want&wantRead != 0:
 		list = listHead
 	}
 	l.place(fd, c, list, active)
@@ -271,7 +286,7 @@ func (l *loop) close(fd int32, c *conn) {
 		*sp = spill{}
 		l.freeSpills = append(l.freeSpills, c.spill)
 	}
-	*c = conn{}
+	*c = conn{seq: c.seq} // the slot keeps its sequence for the next connection
 	closeFD(fd)
 	l.count--
 	l.srv.conns.Add(-1)

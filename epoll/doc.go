@@ -11,16 +11,25 @@
 // loops but a connection counter (for MaxConns) and the server's state. A
 // connection belongs to the loop that accepted it for its whole life.
 //
+// cfg.Accept says where connections come from: "reuseport" gives each loop
+// a listener of its own on the same port (SO_REUSEPORT), the kernel picking
+// one per connection; "exclusive" registers one listener in every loop with
+// EPOLLEXCLUSIVE, so the kernel wakes one waiting loop (rarely a few); and
+// "shared" registers it in every loop without that flag, so every waiting
+// loop wakes for each connection and all but one find nothing to accept:
+// the thundering herd, kept on purpose to be observed.
+//
 // One turn of a loop:
 //
 //  1. wait for events (poller.go, the only file that speaks epoll), with the
 //     nearest timer deadline as the timeout;
-//  2. for each event: hang-up closes; writable flushes queued responses;
-//     readable reads (once in level mode, until EAGAIN in edge mode), passes
+//  2. for each event whose tag (fd and sequence) names a live connection:
+//     hang-up closes; writable flushes queued responses; readable reads
+//     (once in level mode, until EAGAIN or 16 reads in edge mode), passes
 //     the bytes to proto.State.Serve and writes all the responses of that
 //     read with one write, straight to the socket;
-//  3. accept new connections (after the batch, so that a reused fd never
-//     receives a stale event meant for the connection it replaced);
+//  3. accept new connections, at most 64 per wake, after the batch, so
+//     that the connections already open are served first;
 //  4. fire expired timers: idle and header timeouts, delayed responses, the
 //     end of a drain after an error.
 //
@@ -28,7 +37,7 @@
 // state, the start of an unfinished head, unsent responses and its place in
 // a timer list. Bytes are kept only when some are really left over, and the
 // memory is returned once they are gone, so an idle keep-alive connection
-// costs a 40-byte slot and the kernel's socket.
+// costs a 48-byte slot and the kernel's socket.
 //
 // Only a short write (or EAGAIN) queues bytes and arms EPOLLOUT; the loop
 // disarms it once the queue is empty. A connection holding more than

@@ -22,6 +22,11 @@ const (
 	// want of fds or memory. The listener stays readable meanwhile, so
 	// without the pause the loop would spin on the failing accept.
 	acceptPause = 100 * time.Millisecond
+	// maxAccepts is how many accept4 calls one wake makes at most, as
+	// Redis's MAX_ACCEPTS_PER_CALL: enough to take a burst in a few wakes,
+	// few enough that a burst does not hold the loop's connections up.
+	maxAccepts   = 64
+	maxEdgeReads = 16
 )
 
 // loop is one event loop: a goroutine locked to its thread, with its own
@@ -31,10 +36,12 @@ type loop struct {
 	srv       *Server
 	p         *poller
 	lfd       int  // the listening socket this loop accepts from; -1 once stopped
-	exclusive bool // lfd is shared with every loop (EPOLLEXCLUSIVE)
+	shared    bool // lfd is shared with every loop (exclusive and shared modes)
+	exclusive bool // lfd is registered with EPOLLEXCLUSIVE
 	paused    bool // lfd is out of the epoll set until resumeAt (EMFILE)
 	resumeAt  int64
-	stopping  bool // Shutdown began: no more accepting, no more reading
+	stopping  bool                              // Shutdown began: no more accepting, no more reading
+	accept4   func(lfd int) (int32, unix.Errno) // accept, or a test's stand-in
 
 	base  time.Time // the loop clock's origin
 	now   int64     // the loop clock (ns since base), read after each wait
@@ -56,7 +63,8 @@ type loop struct {
 	sleeper    *time.Timer
 }
 
-func newLoop(srv *Server, cfg serve.Config, lfd int, exclusive bool) (*loop, error) {
+func newLoop(srv *Server, cfg serve.Config, lfd int) (*loop, error) {
+	exclusive := cfg.Accept == serve.AcceptExclusive
 	p, err := newPoller(cfg.Trigger == serve.TriggerEdge)
 	if err != nil {
 		return nil, err
@@ -69,7 +77,9 @@ func newLoop(srv *Server, cfg serve.Config, lfd int, exclusive bool) (*loop, err
 		srv:       srv,
 		p:         p,
 		lfd:       lfd,
+		shared:    cfg.Accept != serve.AcceptReusePort,
 		exclusive: exclusive,
+		accept4:   accept,
 		base:      time.Now(),
 		spills:    make([]spill, 1),
 		rbuf:      make([]byte, proto.MaxHead+readSize),
@@ -109,14 +119,14 @@ func (l *loop) run() {
 		l.now = int64(time.Since(l.base))
 		accepting, woken := false, false
 		for i := 0; i < n; i++ {
-			fd, ev := l.p.event(i)
+			fd, seq, ev := l.p.event(i)
 			switch {
 			case fd == int32(l.p.wakefd):
 				woken = true
 			case int(fd) == l.lfd:
 				accepting = true
 			default:
-				l.handle(fd, ev)
+				l.handle(fd, seq, ev)
 			}
 		}
 		if woken {
@@ -125,9 +135,10 @@ func (l *loop) run() {
 		if state := l.srv.state.Load(); state != stateRunning && l.stop(state) {
 			return
 		}
-		// New connections are taken only after the batch: an fd closed
-		// above may come back from accept4, and a later event of this
-		// batch, meant for the old connection, must not reach the new one.
+		// New connections are taken after the batch, so that those already
+		// open are served first. An fd closed above may come back from
+		// accept4; a later event meant for the old connection carries the
+		// old sequence, and handle drops it.
 		if accepting && !l.stopping {
 			l.accept()
 		}
@@ -139,10 +150,12 @@ func (l *loop) run() {
 }
 
 // handle dispatches one event to its connection.
-func (l *loop) handle(fd int32, ev uint32) {
+func (l *loop) handle(fd int32, seq uint32, ev uint32) {
 	c := l.conns.get(fd)
-	if c == nil || c.flags == 0 {
-		// A stale event: the connection was closed earlier in this batch.
+	if c == nil || c.flags == 0 || c.seq != seq {
+		// A stale event: its connection was closed, earlier in this batch
+		// or while a copy of its fd keeps its socket in the set, and the
+		// number may belong to a newer connection now.
 		return
 	}
 	if ev&hangup != 0 {
@@ -159,23 +172,35 @@ func (l *loop) handle(fd int32, ev uint32) {
 	}
 }
 
-// accept takes every pending connection (until EAGAIN). Connections beyond
-// MaxConns get 503 and are closed at once.
+// accept takes the pending connections, at most maxAccepts of them per
+// wake. Connections beyond MaxConns get 503 and are closed at once.
 func (l *loop) accept() {
-	for {
-		fd, errno := accept(l.lfd)
+	// The cap leaves the rest of a burst in the backlog: the listener is
+	// level-triggered, so the next wait reports it again, after this loop
+	// has served its connections' events, and a loop sharing the listener
+	// may take some meanwhile. Failed tries count too, so a listener that
+	// keeps failing cannot hold the loop either.
+	for range maxAccepts {
+		fd, errno := l.accept4(l.lfd)
 		switch errno {
 		case 0:
 		case unix.EAGAIN:
-			// The backlog is empty (or another loop took the connection).
+			// The backlog is empty. With a shared listener this is also how
+			// a loop that lost the race learns it: every loop woken for one
+			// connection calls accept4, one gets it, the others get EAGAIN.
 			return
-		case unix.ECONNABORTED, unix.EPROTO, unix.EPERM:
-			// That connection died in the backlog: take the next one.
+		case unix.ECONNABORTED, unix.EPERM, unix.ENETDOWN, unix.EPROTO, unix.ENOPROTOOPT,
+			unix.EHOSTDOWN, unix.ENONET, unix.EHOSTUNREACH, unix.EOPNOTSUPP, unix.ENETUNREACH:
+			// That connection died in the backlog, a firewall refused it, or
+			// accept4 passed up a network error pending on it (accept(2)
+			// says to retry): the next one may be fine, take it now.
 			continue
 		default:
-			// EMFILE, ENFILE, ENOBUFS, ENOMEM: the backlog stays readable
-			// and accept would fail again at once; pause instead of spinning,
-			// and keep serving the connections we have.
+			// EMFILE, ENFILE, ENOBUFS, ENOMEM: no fd or no memory, so the
+			// backlog stays readable and accept4 would fail again at once;
+			// pause instead of spinning, and keep serving the connections
+			// we have. Anything else (EBADF, EINVAL) means the listener
+			// itself is broken, and the pause retries it without spinning.
 			l.pauseAccept()
 			return
 		}
@@ -193,13 +218,14 @@ func (l *loop) accept() {
 			closeFD(fd)
 			continue
 		}
-		if err := l.p.add(int(fd), wantRead); err != nil {
+		c := l.conns.slot(fd)
+		seq := c.seq + 1 // the slot's registrations so far keep their older tags
+		if err := l.p.add(int(fd), seq, wantRead); err != nil {
 			l.srv.conns.Add(-1)
 			closeFD(fd)
 			continue
 		}
-		c := l.conns.slot(fd)
-		*c = conn{flags: flagOpen, want: wantRead, prev: -1, next: -1}
+		*c = conn{seq: seq, flags: flagOpen, want: wantRead, prev: -1, next: -1}
 		l.count++
 		l.maxfd = max(l.maxfd, fd)
 		l.place(fd, c, listIdle, true)
@@ -232,7 +258,7 @@ func (l *loop) stopAccepting() {
 	l.paused = false
 	fd := l.lfd
 	l.lfd = -1
-	if !l.exclusive || l.srv.listenRefs.Add(-1) == 0 {
+	if !l.shared || l.srv.listenRefs.Add(-1) == 0 {
 		unix.Close(fd)
 	}
 }

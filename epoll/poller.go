@@ -2,6 +2,7 @@ package epoll
 
 import (
 	"os"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -49,15 +50,21 @@ func newPoller(edge bool) (*poller, error) {
 	p := &poller{fd: fd, wakefd: wfd, edge: edge}
 	// The eventfd is level-triggered: it reports until the loop reads it, so
 	// a wake that lands while the loop is busy is not lost.
-	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, unix.EPOLLIN); err != nil {
+	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, 0, unix.EPOLLIN); err != nil {
 		p.close()
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *poller) ctl(op, fd int, events uint32) error {
-	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+// ctl registers fd, or changes or ends its registration. Every event of the
+// registration carries the tag (fd, seq) back. The registration belongs to
+// the open socket, not to the number: while a copy of a closed fd lives on
+// (a child between fork and exec), the old socket stays in the set and
+// reports under its old tag, and seq is what tells it from a new connection
+// that accept4 gave the same number.
+func (p *poller) ctl(op, fd int, seq uint32, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(seq)}
 	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(p.fd, op, fd, &ev))
 }
 
@@ -78,65 +85,55 @@ func (p *poller) mask(want uint8) uint32 {
 	return m
 }
 
-// add registers a connection with the given interest.
-func (p *poller) add(fd int, want uint8) error {
-	return p.ctl(unix.EPOLL_CTL_ADD, fd, p.mask(want))
+// add registers a connection with the given interest, tagged with seq.
+func (p *poller) add(fd int, seq uint32, want uint8) error {
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, seq, p.mask(want))
 }
 
 // modify changes a connection's interest. EPOLL_CTL_MOD polls the socket
 // again, so in edge mode too the loop hears about bytes that arrived while
 // it was not asking.
-func (p *poller) modify(fd int, want uint8) error {
-	return p.ctl(unix.EPOLL_CTL_MOD, fd, p.mask(want))
+func (p *poller) modify(fd int, seq uint32, want uint8) error {
+	return p.ctl(unix.EPOLL_CTL_MOD, fd, seq, p.mask(want))
 }
 
 // addListener registers a listening socket, level-triggered in both modes:
 // the backlog keeps being reported until it is empty, so a pause in
 // accepting resumes by itself. exclusive asks the kernel to wake one of the
-// epoll instances sharing the socket rather than all of them.
+// epoll instances sharing the socket rather than all of them; without it
+// every instance waiting on the socket is woken for each connection.
 func (p *poller) addListener(fd int, exclusive bool) error {
 	var m uint32 = unix.EPOLLIN
 	if exclusive {
 		m |= unix.EPOLLEXCLUSIVE
 	}
-	return p.ctl(unix.EPOLL_CTL_ADD, fd, m)
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, 0, m)
 }
 
 // remove takes an fd out of the set. Connections do not need it: closing a
 // socket that was never duplicated removes it. Listeners do (they are paused,
 // or shared with other loops), and EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD.
 func (p *poller) remove(fd int) error {
-	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0)
+	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0, 0)
 }
 
 // wait fills p.events and returns how many it holds; msec < 0 waits without
-// a deadline. It waits in two steps, and the split is the point:
-//
-//  1. a raw epoll_wait (RawSyscall6) with a timeout of 0, which only polls.
-//     Under load there is nearly always an event pending, and a raw call
-//     skips the runtime's entersyscall/exitsyscall: the P stays with this
-//     thread, as it may for a call that cannot block.
-//  2. only if that found nothing, the ordinary Syscall6 with the real
-//     timeout, which tells the runtime the thread may block for long: sysmon
-//     hands the P to other goroutines, and the garbage collector need not
-//     wait for the loop.
-//
-// Sleeping in a raw wait instead, keeping the P so that sysmon has nothing
-// to take, was measured twice and dropped (docs/performance.md). Up to 1 ms
-// on every wait saved nothing under load and tripled the CPU per request at
-// light load: a raw call gives the runtime no point at which to preempt, so
-// sysmon signalled the loop on every tick. Up to 200 µs, only while the loop
-// was busy and returning on EINTR, cut 6 to 14% at pipeline 16 under wrk but
-// added a third to every request of a single connection: on this machine a
-// CPU left truly idle (sysmon calm) is dear to wake, and the woken thread
-// pays for it. Yielding once (runtime.Gosched) before blocking, as gnet's
-// poller does, helped a single connection on one P and cost twice the CPU
-// per request with two Ps, where each yield wakes a thread to look for work.
+// a deadline. It polls first, with a raw epoll_pwait of timeout 0: under
+// load an event is nearly always pending, and a raw call skips the
+// runtime's entersyscall/exitsyscall, keeping the P with this thread as a
+// call that cannot block may. Only when that finds nothing does it block,
+// through Syscall6, which tells the runtime the thread may sleep for long:
+// the P goes to other goroutines and the garbage collector need not wait
+// for the loop.
 func (p *poller) wait(msec int) (int, error) {
 	ptr := uintptr(unsafe.Pointer(&p.events[0]))
+	var deadline time.Time // set when the first blocking wait with a timeout begins
 	for {
 		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, 0, 0, 0)
 		if errno == 0 && r == 0 && msec != 0 {
+			if msec > 0 && deadline.IsZero() {
+				deadline = time.Now().Add(time.Duration(msec) * time.Millisecond)
+			}
 			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(msec), 0, 0)
 		}
 		switch errno {
@@ -144,7 +141,12 @@ func (p *poller) wait(msec int) (int, error) {
 			return int(r), nil
 		case unix.EINTR:
 			// A signal (the runtime's preemption, for one) ended the wait
-			// early; nothing happened to the set, so wait again.
+			// early; nothing happened to the set, so wait again, but only
+			// for what is left of the timeout: waiting the whole of it
+			// again would let every signal push the nearest timer back.
+			if !deadline.IsZero() {
+				msec = ceilMillis(int64(time.Until(deadline)))
+			}
 			continue
 		default:
 			return 0, os.NewSyscallError("epoll_wait", errno)
@@ -152,8 +154,9 @@ func (p *poller) wait(msec int) (int, error) {
 	}
 }
 
-// event returns the fd and readiness of the i-th event of the last wait.
-func (p *poller) event(i int) (int32, uint32) {
+// event returns the tag (fd and seq) and the readiness of the i-th event of
+// the last wait.
+func (p *poller) event(i int) (fd int32, seq uint32, ready uint32) {
 	e := &p.events[i]
 	var r uint32
 	if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {
@@ -165,7 +168,7 @@ func (p *poller) event(i int) (int32, uint32) {
 	if e.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		r |= hangup
 	}
-	return e.Fd, r
+	return e.Fd, uint32(e.Pad), r
 }
 
 // wake ends the loop's current or next wait. Any goroutine may call it.

@@ -25,7 +25,7 @@ func TestWaitPolls(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("wait = %d, %v; want the eventfd", n, err)
 	}
-	if fd, _ := p.event(0); fd != int32(p.wakefd) {
+	if fd, _, _ := p.event(0); fd != int32(p.wakefd) {
 		t.Fatalf("event on fd %d, want the eventfd %d", fd, p.wakefd)
 	}
 }

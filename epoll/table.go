@@ -3,7 +3,7 @@ package epoll
 import "github.com/readinesslab/readiness/internal/proto"
 
 // conn is what a connection keeps between events, and nothing more: an idle
-// keep-alive connection is one of these (40 bytes, no pointers, so the
+// keep-alive connection is one of these (48 bytes, no pointers, so the
 // garbage collector never scans the table) plus the kernel's socket. Bytes
 // that must outlive an event live in a spill, attached only while there are
 // some.
@@ -13,9 +13,10 @@ type conn struct {
 	spill int32       // index in loop.spills; 0: no bytes kept
 	prev  int32       // neighbours in the timer list named by list (fds; -1: none)
 	next  int32
-	list  uint8 // which timer list holds the connection (listNone: none)
-	flags uint8 // flag* bits; 0: the slot is free
-	want  uint8 // the interest registered with epoll (want* bits)
+	seq   uint32 // tags this slot's registrations; one more for each connection, kept across closes
+	list  uint8  // which timer list holds the connection (listNone: none)
+	flags uint8  // flag* bits; 0: the slot is free
+	want  uint8  // the interest registered with epoll (want* bits)
 }
 
 // Connection flags.
@@ -35,7 +36,7 @@ type spill struct {
 	out []byte
 }
 
-// chunkBits sets how many slots a table chunk holds (1024: 40 KiB).
+// chunkBits sets how many slots a table chunk holds (1024: 48 KiB).
 const chunkBits = 10
 
 // table holds the connections of one loop, indexed by fd. It grows in fixed

@@ -70,8 +70,7 @@ func (l *loop) unlink(fd int32, c *conn) {
 }
 
 // timeout is how long the next wait may block, in milliseconds: until the
-// nearest deadline (rounded up, so the loop never wakes early and spins),
-// or -1 for no deadline.
+// nearest deadline, or -1 for no deadline.
 func (l *loop) timeout() int {
 	next := int64(-1)
 	for list := listIdle; list < listCount; list++ {
@@ -88,7 +87,13 @@ func (l *loop) timeout() int {
 	if next < 0 {
 		return -1
 	}
-	d := next - int64(time.Since(l.base))
+	return ceilMillis(next - int64(time.Since(l.base)))
+}
+
+// ceilMillis turns a wait of d ns into epoll_wait's milliseconds, rounded
+// up so that a wait never ends before its deadline (the loop would find
+// nothing due and spin); 0 when d has passed.
+func ceilMillis(d int64) int {
 	if d <= 0 {
 		return 0
 	}

@@ -38,6 +38,7 @@ const (
 const (
 	AcceptReusePort = "reuseport" // one SO_REUSEPORT listener per loop
 	AcceptExclusive = "exclusive" // one listener in every loop, EPOLLEXCLUSIVE
+	AcceptShared    = "shared"    // one listener in every loop without EPOLLEXCLUSIVE: the thundering herd
 )
 
 // Config is the settings of one server; the command line fills it from
@@ -46,7 +47,7 @@ type Config struct {
 	Addr    string // HOST:PORT; port 0 picks a free port
 	Loops   int    // event loops (epoll, gnet) or GOMAXPROCS (std); <= 0: CPUs available
 	Trigger string // epoll: TriggerLevel or TriggerEdge
-	Accept  string // epoll: AcceptReusePort or AcceptExclusive
+	Accept  string // epoll: AcceptReusePort, AcceptExclusive or AcceptShared
 	Serial  bool   // std: one connection at a time, no goroutines
 
 	// Delay holds each batch of responses (all those answering one read) for
@@ -97,8 +98,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Trigger != TriggerLevel && c.Trigger != TriggerEdge:
 		return fmt.Errorf("-trigger %q: want level or edge", c.Trigger)
-	case c.Accept != AcceptReusePort && c.Accept != AcceptExclusive:
-		return fmt.Errorf("-accept %q: want reuseport or exclusive", c.Accept)
+	case c.Accept != AcceptReusePort && c.Accept != AcceptExclusive && c.Accept != AcceptShared:
+		return fmt.Errorf("-accept %q: want reuseport, exclusive or shared", c.Accept)
 	case c.DelayMode != DelayBlock && c.DelayMode != DelayTimer:
 		return fmt.Errorf("-delay-mode %q: want block or timer", c.DelayMode)
 	case c.Delay < 0 || c.IdleTimeout < 0 || c.HeaderTimeout < 0:
