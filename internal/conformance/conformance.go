@@ -59,7 +59,7 @@ type test struct {
 	// before the groups that run in parallel.
 	alone bool
 	// sameEverywhere: what it checks cannot depend on the model's setting
-	// (see Model.Repeat); the field's comment at the test says why.
+	// (see Model.Repeat); a comment at the test says why.
 	sameEverywhere bool
 	// configure adjusts the server's settings (timeouts, limits); nil keeps
 	// the suite's defaults.
@@ -116,7 +116,7 @@ func Run(t *testing.T, m Model) {
 					case tc.concurrent && m.Serial:
 						t.Skipf("%s serves one connection at a time; this test needs several at once", m.Name)
 					case tc.sameEverywhere && m.Repeat:
-						t.Skipf("what this test checks does not depend on the setting; it ran on %s's first", m.Name)
+						t.Skip("what this test checks does not depend on the setting: it runs in the model's first setting only")
 					}
 					if alone {
 						watchLeaks(t)
