@@ -98,7 +98,7 @@ func TestAcceptTransientErrors(t *testing.T) {
 					failed = true
 					return -1, errno
 				}
-				return accept(lfd)
+				return acceptFD(lfd)
 			}
 			l.accept()
 			if l.paused {

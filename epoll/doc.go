@@ -3,6 +3,22 @@
 // with no runtime netpoller and no library between the kernel and the
 // protocol code.
 //
+// # Reading order
+//
+//  1. poller.go: the only file that speaks epoll (create, ctl, wait, wake),
+//     translating EPOLL* bits into readable, writable and hang-up.
+//  2. loop.go: one loop's turn (wait, dispatch, accept, expire) and its
+//     shutdown.
+//  3. conn.go: what a connection keeps, its states, and settle, the one
+//     function that moves it between them.
+//  4. read.go and write.go: reading and answering a connection; writing
+//     straight to the socket and queueing only what it did not take.
+//  5. accept.go and timers.go: taking new connections; the timer lists
+//     whose nearest deadline becomes the wait's timeout.
+//  6. server.go, listen.go, table.go, sys.go: starting and stopping the
+//     loops, the listening sockets, the connection table, the raw socket
+//     calls.
+//
 // # The loop's contract
 //
 // Start opens the listeners and starts cfg.Loops loops. Each loop is one
@@ -42,11 +58,13 @@
 // Only a short write (or EAGAIN) queues bytes and arms EPOLLOUT; the loop
 // disarms it once the queue is empty. A connection holding more than
 // maxUnsent queued bytes is no longer read until the queue drains, so a
-// client that pipelines without reading cannot grow the server's memory.
-// After an error response the loop stops serving the connection, shuts its
-// write side, discards what arrives for up to proto.DrainTimeout, and
-// closes. A client's FIN is read as end of stream: what it sent before is
-// answered, then the connection closes.
+// client that pipelines without reading cannot grow the server's memory;
+// meanwhile no header timer runs for it, and the idle timer, restarted by
+// every byte written, closes it if its responses make no progress. After an
+// error response the loop stops serving the connection, shuts its write
+// side, discards what arrives for up to proto.DrainTimeout, and closes. A
+// client's FIN is read as end of stream: what it sent before is answered,
+// then the connection closes.
 //
 // Shutdown wakes every loop through its eventfd. Each loop closes its
 // listener, lets each connection deliver what it owes (delayed responses

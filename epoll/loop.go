@@ -25,7 +25,10 @@ const (
 	// maxAccepts is how many accept4 calls one wake makes at most, as
 	// Redis's MAX_ACCEPTS_PER_CALL: enough to take a burst in a few wakes,
 	// few enough that a burst does not hold the loop's connections up.
-	maxAccepts   = 64
+	maxAccepts = 64
+	// maxEdgeReads is how many reads one event makes at most in edge mode
+	// (about 1 MiB, as gnet's EdgeTriggeredIOChunk), before the loop
+	// re-arms the connection and serves the others.
 	maxEdgeReads = 16
 )
 
@@ -41,7 +44,7 @@ type loop struct {
 	paused    bool // lfd is out of the epoll set until resumeAt (EMFILE)
 	resumeAt  int64
 	stopping  bool                              // Shutdown began: no more accepting, no more reading
-	accept4   func(lfd int) (int32, unix.Errno) // accept, or a test's stand-in
+	accept4   func(lfd int) (int32, unix.Errno) // acceptFD, or a test's stand-in
 
 	base  time.Time // the loop clock's origin
 	now   int64     // the loop clock (ns since base), read after each wait
@@ -79,7 +82,7 @@ func newLoop(srv *Server, cfg serve.Config, lfd int) (*loop, error) {
 		lfd:       lfd,
 		shared:    cfg.Accept != serve.AcceptReusePort,
 		exclusive: exclusive,
-		accept4:   accept,
+		accept4:   acceptFD,
 		base:      time.Now(),
 		spills:    make([]spill, 1),
 		rbuf:      make([]byte, proto.MaxHead+readSize),
@@ -152,10 +155,11 @@ func (l *loop) run() {
 // handle dispatches one event to its connection.
 func (l *loop) handle(fd int32, seq uint32, ev uint32) {
 	c := l.conns.get(fd)
-	if c == nil || c.flags == 0 || c.seq != seq {
+	if c == nil || c.state == connFree || c.seq != seq {
 		// A stale event: its connection was closed, earlier in this batch
 		// or while a copy of its fd keeps its socket in the set, and the
-		// number may belong to a newer connection now.
+		// number may belong to a newer connection now. (In level mode such
+		// a socket is reported at every wait until the copy is closed.)
 		return
 	}
 	if ev&hangup != 0 {
@@ -168,98 +172,7 @@ func (l *loop) handle(fd int32, seq uint32, ev uint32) {
 		return
 	}
 	if ev&readable != 0 && c.want&wantRead != 0 {
-		l.readable(fd, c)
-	}
-}
-
-// accept takes the pending connections, at most maxAccepts of them per
-// wake. Connections beyond MaxConns get 503 and are closed at once.
-func (l *loop) accept() {
-	// The cap leaves the rest of a burst in the backlog: the listener is
-	// level-triggered, so the next wait reports it again, after this loop
-	// has served its connections' events, and a loop sharing the listener
-	// may take some meanwhile. Failed tries count too, so a listener that
-	// keeps failing cannot hold the loop either.
-	for range maxAccepts {
-		fd, errno := l.accept4(l.lfd)
-		switch errno {
-		case 0:
-		case unix.EAGAIN:
-			// The backlog is empty. With a shared listener this is also how
-			// a loop that lost the race learns it: every loop woken for one
-			// connection calls accept4, one gets it, the others get EAGAIN.
-			return
-		case unix.ECONNABORTED, unix.EPERM, unix.ENETDOWN, unix.EPROTO, unix.ENOPROTOOPT,
-			unix.EHOSTDOWN, unix.ENONET, unix.EHOSTUNREACH, unix.EOPNOTSUPP, unix.ENETUNREACH:
-			// That connection died in the backlog, a firewall refused it, or
-			// accept4 passed up a network error pending on it (accept(2)
-			// says to retry): the next one may be fine, take it now.
-			continue
-		default:
-			// EMFILE, ENFILE, ENOBUFS, ENOMEM: no fd or no memory, so the
-			// backlog stays readable and accept4 would fail again at once;
-			// pause instead of spinning, and keep serving the connections
-			// we have. Anything else (EBADF, EINVAL) means the listener
-			// itself is broken, and the pause retries it without spinning.
-			l.pauseAccept()
-			return
-		}
-		if l.srv.conns.Add(1) > l.srv.maxConns {
-			l.srv.conns.Add(-1)
-			// Over the cap: answer and close now; the socket is fresh, so
-			// the 503 fits its send buffer. A drain would hold the very fd
-			// the cap protects.
-			send(fd, proto.ServiceUnavailable)
-			closeFD(fd)
-			continue
-		}
-		if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-			l.srv.conns.Add(-1)
-			closeFD(fd)
-			continue
-		}
-		c := l.conns.slot(fd)
-		seq := c.seq + 1 // the slot's registrations so far keep their older tags
-		if err := l.p.add(int(fd), seq, wantRead); err != nil {
-			l.srv.conns.Add(-1)
-			closeFD(fd)
-			continue
-		}
-		*c = conn{seq: seq, flags: flagOpen, want: wantRead, prev: -1, next: -1}
-		l.count++
-		l.maxfd = max(l.maxfd, fd)
-		l.place(fd, c, listIdle, true)
-	}
-}
-
-func (l *loop) pauseAccept() {
-	l.p.remove(l.lfd)
-	l.paused = true
-	l.resumeAt = l.now + int64(acceptPause)
-}
-
-func (l *loop) resumeAccept() {
-	l.paused = false
-	if err := l.p.addListener(l.lfd, l.exclusive); err != nil {
-		// The listener cannot be watched again: try again after a pause.
-		l.pauseAccept()
-	}
-}
-
-// stopAccepting takes the listener out of the set and closes it; a shared
-// listener is closed by the last loop to let go of it.
-func (l *loop) stopAccepting() {
-	if l.lfd < 0 {
-		return
-	}
-	if !l.paused {
-		l.p.remove(l.lfd)
-	}
-	l.paused = false
-	fd := l.lfd
-	l.lfd = -1
-	if !l.shared || l.srv.listenRefs.Add(-1) == 0 {
-		unix.Close(fd)
+		l.receive(fd, c)
 	}
 }
 
@@ -271,7 +184,7 @@ func (l *loop) stop(state int32) bool {
 		l.stopping = true
 		l.stopAccepting()
 		l.each(func(fd int32, c *conn) {
-			c.flags |= flagCloseAfter
+			c.become(connClosing)
 			l.settle(fd, c, false)
 		})
 	}
@@ -284,7 +197,7 @@ func (l *loop) stop(state int32) bool {
 // each calls f for every open connection of the loop.
 func (l *loop) each(f func(fd int32, c *conn)) {
 	for fd := int32(0); fd <= l.maxfd; fd++ {
-		if c := l.conns.get(fd); c != nil && c.flags != 0 {
+		if c := l.conns.get(fd); c != nil && c.state != connFree {
 			f(fd, c)
 		}
 	}

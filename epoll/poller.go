@@ -63,7 +63,7 @@ func newPoller(edge bool) (*poller, error) {
 // (a child between fork and exec), the old socket stays in the set and
 // reports under its old tag, and seq is what tells it from a new connection
 // that accept4 gave the same number.
-func (p *poller) ctl(op, fd int, seq uint32, events uint32) error {
+func (p *poller) ctl(op, fd int, seq, events uint32) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(seq)}
 	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(p.fd, op, fd, &ev))
 }

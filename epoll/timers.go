@@ -123,7 +123,7 @@ func (l *loop) expire() {
 			case listHead:
 				l.headTimeout(fd, c)
 			case listDelay:
-				c.flags &^= flagDelayed
+				c.release()
 				l.flush(fd, c)
 			}
 		}
@@ -134,7 +134,7 @@ func (l *loop) expire() {
 // connection as after any error.
 func (l *loop) headTimeout(fd int32, c *conn) {
 	l.dropIn(c)
-	c.flags |= flagDrain
+	c.become(connDraining)
 	if !l.write(fd, c, proto.RequestTimeout) {
 		return
 	}
