@@ -205,15 +205,9 @@ func play(addr string, st stream, quiet time.Duration) played {
 	}()
 
 	var got []byte
-	buf := make([]byte, 64<<10)
 	for {
-		tc.SetReadDeadline(time.Now().Add(quiet))
-		n, err := tc.Read(buf)
-		got = append(got, buf[:n]...)
-		if err == nil {
-			continue
-		}
-		e := netcheck.Classify(err)
+		more, e := netcheck.ReadAll(tc, quiet)
+		got = append(got, more...)
 		if e != netcheck.Timeout {
 			return played{got: got, end: e, took: time.Since(begin)}
 		}
