@@ -84,18 +84,31 @@ func (c *client) expectOpen() {
 }
 
 // readAll reads until the connection ends or nothing arrives for idle.
-func (c *client) readAll(idle time.Duration) ([]byte, netcheck.End) {
+func (c *client) readAll(idle time.Duration) ([]byte, end) {
 	return netcheck.ReadAll(c.c, idle)
 }
 
 // readAtLeast reads until it has n bytes or the connection ends, waiting at
 // most timeout in all.
-func (c *client) readAtLeast(n int, timeout time.Duration) ([]byte, netcheck.End) {
+func (c *client) readAtLeast(n int, timeout time.Duration) ([]byte, end) {
 	return netcheck.ReadAtLeast(c.c, n, timeout)
 }
 
-// mismatch and clip describe bytes for a failure message.
+// end is how a read of a connection ended, with its values, for the
+// tests' own read loops.
+type end = netcheck.End
+
+const (
+	endEOF     = netcheck.EOF
+	endReset   = netcheck.Reset
+	endTimeout = netcheck.Timeout
+	endError   = netcheck.Other
+)
+
+// classify says how a read that returned an error ended; mismatch and clip
+// describe bytes for a failure message.
 var (
+	classify = netcheck.Classify
 	mismatch = netcheck.Mismatch
 	clip     = netcheck.Clip
 )

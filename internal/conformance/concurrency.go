@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 func concurrencyTests() []test {
@@ -48,7 +46,7 @@ func halfClose(t *testing.T, s *target, send, want string) {
 		t.Fatalf("shutdown(SHUT_WR): %v", err)
 	}
 	got, e := c.readAll(ioTimeout)
-	if string(got) != want || e != netcheck.EOF {
+	if string(got) != want || e != endEOF {
 		t.Fatalf("after a half-close: got %s then %s, want the answers then the connection closed (EOF)\n%s", clipped(got), e, mismatch(got, want))
 	}
 }

@@ -74,10 +74,10 @@ func delayTwo(t *testing.T, s *target, oneAfterOther bool) {
 // waits its delay, counted from no sooner than its request was sent.
 func testDelayOrder(t *testing.T, s *target) {
 	c := s.dial(t)
-	c.send(get + "HEAD / HTTP/1.1\r\n\r\n")
+	c.send(get + "HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	time.Sleep(s.cfg.Delay / 4)
 	second := time.Now()
-	c.send("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+	c.send("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
 	c.expect(ok + head(ok) + okClose)
 	if d := time.Since(second); d < s.cfg.Delay {
 		t.Errorf("the second batch answered %v after it was sent, before the delay of %v", d, s.cfg.Delay)

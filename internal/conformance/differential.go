@@ -44,7 +44,7 @@ const (
 // played is what one model answered to one stream.
 type played struct {
 	got  []byte
-	end  netcheck.End
+	end  end
 	took time.Duration // from the first write to the end
 	err  error         // the stream could not be played (dial failed)
 }
@@ -54,7 +54,7 @@ func (p played) same(q played) bool {
 }
 
 // rude reports a reset within diffRude.
-func (p played) rude() bool { return p.end == netcheck.Reset && p.took < diffRude }
+func (p played) rude() bool { return p.end == endReset && p.took < diffRude }
 
 // Differential sends the same random byte streams (valid requests of every
 // shape mixed with invalid ones, cut into the same writes) to every model
@@ -208,7 +208,7 @@ func play(addr string, st stream, quiet time.Duration) played {
 	for {
 		more, e := netcheck.ReadAll(tc, quiet)
 		got = append(got, more...)
-		if e != netcheck.Timeout {
+		if e != endTimeout {
 			return played{got: got, end: e, took: time.Since(begin)}
 		}
 		at := sent.Load()
@@ -216,9 +216,9 @@ func play(addr string, st stream, quiet time.Duration) played {
 		case at == 0:
 			// Still sending: the server may be waiting for the rest.
 		case !st.halfClose && time.Since(time.Unix(0, at)) >= quiet:
-			return played{got: got, end: netcheck.Timeout, took: time.Since(begin)}
+			return played{got: got, end: endTimeout, took: time.Since(begin)}
 		case time.Since(time.Unix(0, at)) >= ioTimeout:
-			return played{got: got, end: netcheck.Timeout, took: time.Since(begin)}
+			return played{got: got, end: endTimeout, took: time.Since(begin)}
 		}
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 // bigHeader returns a header line "X-Big: vvv…\r\n" of exactly n bytes.
@@ -159,7 +157,7 @@ func testErrorUnderFlood(t *testing.T, s *target) {
 	}()
 	c.expect(badRequest)
 	got, e := c.readAll(ioTimeout)
-	if len(got) > 0 || e != netcheck.EOF {
+	if len(got) > 0 || e != endEOF {
 		t.Fatalf("after the error: got %q then %s, want the connection closed (EOF)", clip(got), e)
 	}
 	c.c.Close()

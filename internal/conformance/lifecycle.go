@@ -87,7 +87,7 @@ func testShutdownInFlight(t *testing.T, s *target) {
 	if !s.model.Serial {
 		// Served before, so accepted: it must be closed with nothing more.
 		idle = s.dial(t)
-		idle.send("HEAD / HTTP/1.1\r\n\r\n")
+		idle.send("HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n")
 		idle.expect(head(ok))
 		partial = s.dial(t)
 		partial.send(get[:5])

@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/readinesslab/readiness/internal/testnet/netcheck"
-
 	"github.com/readinesslab/readiness/internal/serve"
 	"github.com/readinesslab/readiness/internal/testnet"
 )
@@ -39,7 +37,7 @@ func timeoutTests() []test {
 			// The head is complete; a body that stops arriving leaves the
 			// connection waiting on the client, as idle as before a request.
 			c := s.dial(t)
-			c.send("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+			c.send("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc")
 			expectClosedAfter(t, c, time.Now(), shortIdle, "")
 		}},
 		{name: "idle reset by requests", configure: func(cfg *serve.Config) {
@@ -105,7 +103,7 @@ func expectClosedAfter(t *testing.T, c *client, since time.Time, timeout time.Du
 	t.Helper()
 	got, e := c.readAll(lateBound)
 	took := time.Since(since)
-	if string(got) != want || e != netcheck.EOF {
+	if string(got) != want || e != endEOF {
 		t.Fatalf("after %v: got %q then %s, want %q then the connection closed (EOF)", took, clip(got), e, want)
 	}
 	if took < timeout/2 {
