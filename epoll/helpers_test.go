@@ -1,12 +1,15 @@
 package epoll
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
 	"github.com/readinesslab/readiness/internal/testnet"
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 const get = testnet.Get
@@ -38,4 +41,37 @@ func dial(t *testing.T, s *Server) *net.TCPConn {
 	c := testnet.Dial(t, s.Addr())
 	c.SetDeadline(time.Now().Add(wait))
 	return c
+}
+
+// converse sends n requests one at a time on a new connection.
+func converse(addr string, n int) error {
+	c, err := net.DialTimeout("tcp", addr, wait)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for i := range n {
+		if err := netcheck.RoundTrip(c, get, proto.OK, wait); err != nil {
+			return fmt.Errorf("request %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// offered is what a client that never reads tries to send: ten million
+// requests, far more than the server's bound plus the kernel's buffers.
+const offered = 10_000_000 * int64(len(get))
+
+// endless repeats a request forever.
+type endless struct{}
+
+func (endless) Read(b []byte) (int, error) {
+	n := 0
+	for n+len(get) <= len(b) {
+		n += copy(b[n:], get)
+	}
+	if n == 0 {
+		n = copy(b, get)
+	}
+	return n, nil
 }

@@ -1,6 +1,7 @@
 package gnetserver
 
 import (
+	"os"
 	"testing"
 
 	"github.com/readinesslab/readiness/internal/conformance"
@@ -8,11 +9,9 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, conformance.Model{Name: "gnet", Start: func(cfg serve.Config) (serve.Server, error) {
-		s, err := Start(cfg)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
+	conformance.Run(t, conformance.Model{Name: "gnet", EventLoops: true, Start: func(cfg serve.Config) (serve.Server, error) {
+		return Start(cfg)
 	}})
 }
+
+func TestMain(m *testing.M) { os.Exit(conformance.Main(m)) }

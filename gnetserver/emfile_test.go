@@ -20,6 +20,7 @@ import (
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
 	"github.com/readinesslab/readiness/internal/testnet"
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 // These tests record how gnet v2.10.0 reacts when accept fails with EMFILE
@@ -48,7 +49,7 @@ func TestEngineStopsOnEMFILE(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			lowerNofile(t, testnet.CountFDs(t)+30)
+			testnet.SetNofile(t, uint64(testnet.CountFDs(t)+30))
 			fill := testnet.FillFDs(t)
 			fill.Release(1) // room for the waiting client's socket
 			waiting, err := net.DialTimeout("tcp", e.addr, 5*time.Second)
@@ -108,7 +109,7 @@ func TestServerStopsUncapped(t *testing.T) {
 		_ = s.Shutdown(ctx) // the engine is down already when the test passes
 	})
 	clients := farClients(t, 100)
-	lowerNofile(t, testnet.CountFDs(t)-len(clients)+40)
+	testnet.SetNofile(t, uint64(testnet.CountFDs(t)-len(clients)+40))
 
 	served := 0
 	for _, c := range clients {
@@ -146,7 +147,7 @@ func TestCapKeepsServing(t *testing.T) {
 	const offered, spare = 120, 20
 	clients := farClients(t, offered+spare)
 	limit := testnet.CountFDs(t) - len(clients) + 100
-	lowerNofile(t, limit)
+	testnet.SetNofile(t, uint64(limit))
 	s := start(t, serve.Config{Addr: "127.0.0.1:0", Loops: 1})
 	var kept []*farConn
 	turned := 0
@@ -290,25 +291,6 @@ func (r *recorder) contains(s string) bool {
 		}
 	}
 	return false
-}
-
-// lowerNofile sets the soft open-file limit to soft and restores the limit
-// when the test ends.
-func lowerNofile(t *testing.T, soft int) {
-	t.Helper()
-	var old unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	lim := unix.Rlimit{Cur: uint64(soft), Max: old.Max}
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatalf("setrlimit(NOFILE, %d): %v", soft, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
-			t.Errorf("restore RLIMIT_NOFILE: %v", err)
-		}
-	})
 }
 
 // neverAccepts dials addr for d and requires every attempt to be refused.
@@ -474,7 +456,7 @@ func (c *farConn) admitted() (bool, error) {
 	switch {
 	case string(got) == string(proto.OK):
 		return true, nil
-	case string(got) == string(proto.ServiceUnavailable) && (errors.Is(err, io.EOF) || isReset(err)):
+	case string(got) == string(proto.ServiceUnavailable) && netcheck.Classify(err).Closed():
 		return false, nil
 	}
 	return false, fmt.Errorf("got %q, %v (write: %v)", got, err, werr)
@@ -484,7 +466,7 @@ func (c *farConn) admitted() (bool, error) {
 func (c *farConn) closed() error {
 	var b [512]byte
 	n, err := c.readFull(b[:1])
-	if n == 0 && (errors.Is(err, io.EOF) || isReset(err)) {
+	if n == 0 && netcheck.Classify(err).Closed() {
 		return nil
 	}
 	return fmt.Errorf("want the connection closed, got %q, %v", b[:n], err)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 // The never-reading client: it pipelines noReadChunk requests per write
@@ -65,7 +67,7 @@ func (h *hostile) noReadLoop(ctx context.Context) {
 			h.tally.hostileFailed(kindNoRead, fmt.Errorf("after %d bytes: %w", sent, err))
 		}
 		stop()
-		reset(c)
+		netcheck.Abort(c)
 		if ctx.Err() != nil {
 			return
 		}
@@ -78,11 +80,11 @@ var leaves = []func(c *net.TCPConn){
 	func(c *net.TCPConn) { c.Close() },
 	func(c *net.TCPConn) {
 		_, _ = io.WriteString(c, getRequest[:len(getRequest)/2])
-		reset(c)
+		netcheck.Abort(c)
 	},
 	func(c *net.TCPConn) {
 		_, _ = io.WriteString(c, strings.Repeat(getRequest, 20)+getRequest[:7])
-		reset(c)
+		netcheck.Abort(c)
 	},
 	func(c *net.TCPConn) {
 		_, _ = io.WriteString(c, strings.Repeat(getRequest, 20))
@@ -128,7 +130,7 @@ func (h *hostile) churnLoop(ctx context.Context, every time.Duration, n int) {
 		}
 		h.tally.hostile[kindChurn].Add(int64(len(conns)))
 		if err := roundTrip(ctx, h.addr); err != nil {
-			if ctx.Err() == nil || errors.Is(err, errMismatch) {
+			if ctx.Err() == nil || errors.Is(err, netcheck.ErrMismatch) {
 				h.tally.goodFailed(fmt.Errorf("after a churn burst: %w", err))
 			}
 			continue

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
+
 	"github.com/readinesslab/readiness/internal/proto"
 )
 
@@ -100,7 +102,7 @@ func (g *goodClient) run(ctx context.Context) {
 		if err := g.exchange(c, b, n); err != nil {
 			// Once the run is over the connection is closed under the
 			// client: only a wrong byte counts then.
-			if ctx.Err() == nil || errors.Is(err, errMismatch) {
+			if ctx.Err() == nil || errors.Is(err, netcheck.ErrMismatch) {
 				g.tally.goodFailed(err)
 			}
 			drop()
@@ -129,13 +131,13 @@ func (g *goodClient) exchange(c *net.TCPConn, b batch, n int) error {
 			return fmt.Errorf("write: %w", err)
 		}
 	}
-	if err := expect(c, b.want); err != nil {
+	if err := netcheck.Expect(c, b.want); err != nil {
 		return fmt.Errorf("batch of %d: %w", g.pipeline, err)
 	}
 	if b.closes {
 		// A closing 200 ends like an error: half-close, so the client
 		// reads end of file, not a reset.
-		if err := expectEOF(c, ioTimeout); err != nil {
+		if err := netcheck.ExpectEOF(c, ioTimeout); err != nil {
 			return fmt.Errorf("after Connection: close: %w", err)
 		}
 	}
@@ -157,5 +159,5 @@ func roundTrip(ctx context.Context, addr string) error {
 	if _, err := c.Write([]byte("GET /soak/probe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	return expect(c, proto.OK)
+	return netcheck.Expect(c, proto.OK)
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 
 	"github.com/readinesslab/readiness/internal/proto"
 )
@@ -46,7 +46,7 @@ func (h *hostile) resetLoop(ctx context.Context) {
 		}
 		_, _ = io.WriteString(c, resets[i%len(resets)])
 		stop()
-		reset(c)
+		netcheck.Abort(c)
 		h.tally.did(kindReset)
 	}
 }
@@ -104,14 +104,14 @@ func (h *hostile) invalidLoop(ctx context.Context) {
 			// A write may fail once the server has answered and stopped
 			// reading; the answer is still there to read.
 			_, _ = io.WriteString(c, in.req)
-			if err := expect(c, in.want); err != nil {
+			if err := netcheck.Expect(c, in.want); err != nil {
 				return err
 			}
-			return expectEnd(c, ioTimeout)
+			return netcheck.ExpectClosed(c, ioTimeout)
 		}()
 		stop()
 		c.Close()
-		if err != nil && (ctx.Err() == nil || errors.Is(err, errMismatch)) {
+		if err != nil && (ctx.Err() == nil || errors.Is(err, netcheck.ErrMismatch)) {
 			h.tally.hostileFailed(kindInvalid, fmt.Errorf("%.40q: %w", in.req, err))
 		}
 		h.tally.did(kindInvalid)
@@ -156,19 +156,19 @@ func (h *hostile) slowLoop(ctx context.Context) {
 			if err := c.SetReadDeadline(t0.Add(h.headerTimeout + ioTimeout)); err != nil {
 				return err
 			}
-			if err := expect(c, proto.RequestTimeout); err != nil {
+			if err := netcheck.Expect(c, proto.RequestTimeout); err != nil {
 				return err
 			}
 			if took := time.Since(t0); took < h.headerTimeout/2 {
 				return fmt.Errorf("408 after %v, header timeout %v", took.Round(time.Millisecond), h.headerTimeout)
 			}
-			return expectEnd(c, ioTimeout)
+			return netcheck.ExpectClosed(c, ioTimeout)
 		}()
 		close(done)
 		stop()
 		c.Close()
 		<-wrote
-		if ctx.Err() != nil && !errors.Is(err, errMismatch) {
+		if ctx.Err() != nil && !errors.Is(err, netcheck.ErrMismatch) {
 			return
 		}
 		if err != nil {
@@ -195,35 +195,22 @@ func (h *hostile) idleLoop(ctx context.Context, phase time.Duration) {
 		}
 		t0 := time.Now()
 		if h.idleTimeout == 0 {
-			err = expectNothing(c, IdleHold)
+			err = netcheck.ExpectSilence(c, IdleHold)
 		} else {
-			err = expectEOF(c, h.idleTimeout+ioTimeout)
+			err = netcheck.ExpectEOF(c, h.idleTimeout+ioTimeout)
 			if took := time.Since(t0); err == nil && took < h.idleTimeout/2 {
 				err = fmt.Errorf("closed after %v, idle timeout %v", took.Round(time.Millisecond), h.idleTimeout)
 			}
 		}
 		stop()
 		c.Close()
-		if ctx.Err() != nil && !errors.Is(err, errMismatch) {
+		if ctx.Err() != nil && !errors.Is(err, netcheck.ErrMismatch) {
 			return
 		}
 		if err != nil {
 			h.tally.hostileFailed(kindIdle, err)
 		}
 		h.tally.did(kindIdle)
-	}
-}
-
-// expectNothing requires c to stay open and silent for d.
-func expectNothing(c net.Conn, d time.Duration) error {
-	got, err := readWithin(c, d)
-	switch {
-	case len(got) > 0:
-		return fmt.Errorf("%w: %d bytes on a connection that sent nothing: %q", errMismatch, len(got), got[:min(len(got), 64)])
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return nil
-	default:
-		return fmt.Errorf("closed with no idle timeout set: %w", err)
 	}
 }
 

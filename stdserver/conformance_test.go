@@ -1,19 +1,14 @@
 package stdserver
 
 import (
+	"os"
 	"testing"
 
 	"github.com/readinesslab/readiness/internal/conformance"
 	"github.com/readinesslab/readiness/internal/serve"
 )
 
-func startModel(cfg serve.Config) (serve.Server, error) {
-	s, err := Start(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
+func startModel(cfg serve.Config) (serve.Server, error) { return Start(cfg) }
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Model{Name: "std", Start: startModel})
@@ -22,3 +17,5 @@ func TestConformance(t *testing.T) {
 func TestConformanceSerial(t *testing.T) {
 	conformance.Run(t, conformance.Model{Name: "std-serial", Start: startModel, Serial: true})
 }
+
+func TestMain(m *testing.M) { os.Exit(conformance.Main(m)) }

@@ -19,7 +19,7 @@ import (
 // environment and returns its output and exit status.
 func compareRun(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	return runReadiness(t, env, append([]string{"compare"}, args...)...)
+	return readiness(t, env, 5*time.Minute, append([]string{"compare"}, args...)...)
 }
 
 // contractFields are the row fields CONTRACT.md requires.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/readinesslab/readiness/internal/child"
 	"github.com/readinesslab/readiness/internal/proto"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 // The readiness binary, built once on first use and removed by TestMain.
@@ -145,19 +146,23 @@ func (p *process) wait(t *testing.T, d time.Duration) int {
 // run runs `readiness serve args...` to completion.
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	return runReadiness(t, nil, append([]string{"serve"}, args...)...)
+	return readiness(t, nil, time.Minute, append([]string{"serve"}, args...)...)
 }
 
-// runReadiness runs the readiness binary with args, env added to this
-// process's environment, to completion; it returns its output and exit
-// status.
-func runReadiness(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+// readiness runs the readiness binary with args (any subcommand) to
+// completion, bounded in time; env is added to the environment.
+func readiness(t *testing.T, env []string, limit time.Duration, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(readinessBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(limit, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -173,37 +178,10 @@ func runReadiness(t *testing.T, env []string, args ...string) (stdout, stderr st
 // returns the connection, still open.
 func request(t *testing.T, addr string) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	readExactly(t, c, proto.OK)
+	c := testnet.Dial(t, addr)
+	testnet.Send(t, c, testnet.Get)
+	testnet.Expect(t, c, proto.OK, testnet.IOTimeout)
 	return c
-}
-
-func readExactly(t *testing.T, c net.Conn, want []byte) {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	got := make([]byte, len(want))
-	if n, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("read %d of %d bytes: %v (got %q)", n, len(want), err, got[:n])
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("got %q, want %q", got, want)
-	}
-}
-
-func readEOF(t *testing.T, c net.Conn) {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, err := c.Read(make([]byte, 256))
-	if n > 0 || !errors.Is(err, io.EOF) {
-		t.Fatalf("want the connection closed, got %d bytes, %v", n, err)
-	}
 }
 
 // eachModel runs body for every model of the table, in parallel.
@@ -227,7 +205,7 @@ func TestServeListensAndStops(t *testing.T) {
 		}
 		c := request(t, p.addr)
 		p.signal(t, syscall.SIGTERM)
-		readEOF(t, c) // the idle connection is closed
+		testnet.ExpectEOF(t, c, testnet.IOTimeout) // the idle connection is closed
 		if code := p.wait(t, 5*time.Second); code != 0 {
 			t.Fatalf("exit status %d after SIGTERM, want 0; stderr:\n%s", code, p.stderr)
 		}

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/readinesslab/readiness/internal/proto"
-	"github.com/readinesslab/readiness/internal/stress"
+	"github.com/readinesslab/readiness/internal/testnet"
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 // The contract's shutdown, through the real binary and real signals: every
@@ -98,26 +99,18 @@ func inFlight(t *testing.T, v variant, mode string, sig syscall.Signal, n int) {
 	clients := make([]*net.TCPConn, n)
 	want := make([][]byte, n)
 	for i := range clients {
-		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		clients[i] = c.(*net.TCPConn)
 		k := 1
 		if i == 0 {
 			k = batch
 		}
-		want[i] = bytes.Repeat(proto.OK, k)
-		if _, err := io.WriteString(c, strings.Repeat("GET / HTTP/1.1\r\nHost: x\r\n\r\n", k)); err != nil {
-			t.Fatal(err)
-		}
+		clients[i], want[i] = testnet.Dial(t, p.addr), bytes.Repeat(proto.OK, k)
+		testnet.Send(t, clients[i], strings.Repeat(testnet.Get, k))
 	}
 	// The responses are in flight once the server has read the requests:
 	// its sockets' receive queues are empty. They are held for inFlightDelay,
 	// far longer than that check takes.
 	sent := time.Now()
-	if err := stress.WaitRead(p.addr, clients, 5*time.Second); err != nil {
+	if err := testnet.WaitRead(p.addr, clients, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -126,18 +119,13 @@ func inFlight(t *testing.T, v variant, mode string, sig syscall.Signal, n int) {
 
 	for i, c := range clients {
 		c.SetReadDeadline(t0.Add(shutdownBound))
-		got := make([]byte, len(want[i]))
-		if k, err := io.ReadFull(c, got); err != nil {
-			t.Fatalf("client %d: %d of %d bytes of the responses in flight, then %v; stderr:\n%s", i, k, len(want[i]), err, p.stderr)
-		}
-		if !bytes.Equal(got, want[i]) {
-			t.Fatalf("client %d: got %q, want %d responses", i, got, len(want[i])/len(proto.OK))
+		if err := netcheck.Expect(c, want[i]); err != nil {
+			t.Fatalf("client %d, its responses in flight: %v; stderr:\n%s", i, err, p.stderr)
 		}
 	}
 	for i, c := range clients {
-		c.SetReadDeadline(t0.Add(shutdownBound))
-		if k, err := c.Read(make([]byte, 256)); k > 0 || !errors.Is(err, io.EOF) {
-			t.Errorf("client %d: want end of file after the responses, got %d bytes, %v", i, k, err)
+		if err := netcheck.ExpectEOF(c, time.Until(t0.Add(shutdownBound))); err != nil {
+			t.Errorf("client %d, after its responses: %v", i, err)
 		}
 	}
 	if err := notServed(p.addr); err != nil {
@@ -164,7 +152,7 @@ func notServed(addr string) error {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	_, _ = io.WriteString(c, testnet.Get)
 	got, err := io.ReadAll(c)
 	if len(got) == 0 || bytes.Equal(got, proto.ServiceUnavailable) {
 		return nil
@@ -181,15 +169,9 @@ func TestShutdownSecondSignal(t *testing.T) {
 			t.Run(sigName(sigs[0])+"-"+sigName(sigs[1]), func(t *testing.T) {
 				args := append([]string{}, v.args...)
 				p := startServe(t, append(args, "-addr", "127.0.0.1:0", "-delay", "1m", "-delay-mode", "timer")...)
-				c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
-				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-					t.Fatal(err)
-				}
-				if err := stress.WaitRead(p.addr, []*net.TCPConn{c.(*net.TCPConn)}, 5*time.Second); err != nil {
+				c := testnet.Dial(t, p.addr)
+				testnet.Send(t, c, testnet.Get)
+				if err := testnet.WaitRead(p.addr, []*net.TCPConn{c}, 5*time.Second); err != nil {
 					t.Fatal(err)
 				}
 				p.signal(t, sigs[0])

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,31 +10,6 @@ import (
 
 	"github.com/readinesslab/readiness/trace"
 )
-
-// readiness runs the readiness binary with args (any subcommand) to
-// completion, bounded in time; env is added to the environment.
-func readiness(t *testing.T, env []string, limit time.Duration, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := exec.Command(readinessBinary(t), args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	timer := time.AfterFunc(limit, func() { _ = cmd.Process.Kill() })
-	defer timer.Stop()
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
-}
 
 // needStrace skips without strace, except under CI, which must run it.
 func needStrace(t *testing.T) {

@@ -100,20 +100,9 @@ func closeMidPipeline(t *testing.T, s *target, x closer, writes []string, pause 
 
 // testCloserSplit cuts a closing request at every byte, sends the rest with
 // more requests behind it, reads late, and requires the answer then EOF.
+// More behind it than a server reads at once: the close finds bytes unread,
+// which it must drain.
 func testCloserSplit(t *testing.T, s *target) {
 	x := closers[0]
-	for i := 1; i < len(x.send); i++ {
-		c := s.dial(t)
-		c.send(get + x.send[:i])
-		time.Sleep(apart)
-		// More behind it than a server reads at once: the close finds bytes
-		// unread, which it must drain.
-		c.send(x.send[i:] + afterCloser(4000))
-		time.Sleep(readLate / 10)
-		c.expect(ok + x.want)
-		c.expectClosed()
-		// A serial server takes the next connection only once this one is
-		// gone.
-		c.c.Close()
-	}
+	splitEnding(t, s, get, x.send, afterCloser(4000), ok+x.want)
 }

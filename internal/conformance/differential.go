@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 // SeedEnv names the environment variable that fixes the differential test's
@@ -48,7 +50,7 @@ type played struct {
 }
 
 func (p played) same(q played) bool {
-	return p.err == nil && q.err == nil && bytes.Equal(p.got, q.got) && p.end.closed() == q.end.closed()
+	return p.err == nil && q.err == nil && bytes.Equal(p.got, q.got) && p.end.Closed() == q.end.Closed()
 }
 
 // rude reports a reset within diffRude.
@@ -203,15 +205,9 @@ func play(addr string, st stream, quiet time.Duration) played {
 	}()
 
 	var got []byte
-	buf := make([]byte, 64<<10)
 	for {
-		tc.SetReadDeadline(time.Now().Add(quiet))
-		n, err := tc.Read(buf)
-		got = append(got, buf[:n]...)
-		if err == nil {
-			continue
-		}
-		e := classify(err)
+		more, e := netcheck.ReadAll(tc, quiet)
+		got = append(got, more...)
 		if e != endTimeout {
 			return played{got: got, end: e, took: time.Since(begin)}
 		}

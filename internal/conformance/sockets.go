@@ -58,25 +58,35 @@ func testNoDelay(t *testing.T, s *target) {
 func acceptedFD(t *testing.T, s *target, c *client) int {
 	t.Helper()
 	local, remote := c.c.LocalAddr().(*net.TCPAddr), c.c.RemoteAddr().(*net.TCPAddr)
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("list fds: %v", err)
-	}
-	for _, e := range entries {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		sa, err := unix.Getsockname(fd)
-		if err != nil || !sameAddr(sa, remote) {
-			continue // not a socket, or not on the server's address
-		}
+	for _, fd := range socketsOn(t, remote) {
 		if pa, err := unix.Getpeername(fd); err == nil && sameAddr(pa, local) {
 			return fd
 		}
 	}
 	t.Fatalf("%s: no fd of this process is the server's end of %v -> %v", s.model.Name, local, remote)
 	return -1
+}
+
+// socketsOn lists the file descriptors of this process that are sockets
+// bound to a: the server's listeners and the connections it accepted
+// there, which no other test's server shares.
+func socketsOn(t *testing.T, a *net.TCPAddr) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("list fds: %v", err)
+	}
+	var fds []int
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if sa, err := unix.Getsockname(fd); err == nil && sameAddr(sa, a) {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
 }
 
 // sameAddr reports whether the socket address sa is a.

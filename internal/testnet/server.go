@@ -1,30 +1,37 @@
 package testnet
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 // Get is the plain request the tests send.
 const Get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
+// ShutdownBound is the contract's bound on a graceful shutdown.
+const ShutdownBound = 5 * time.Second
+
 // Start starts a server with start(cfg) and shuts it down when the test ends,
-// failing the test if that shutdown is not graceful within 5 s.
+// failing the test if that shutdown is not graceful within ShutdownBound.
+// The std server sets GOMAXPROCS from cfg.Loops for the whole process: the
+// test's end puts it back.
 func Start[S serve.Server](t testing.TB, start func(serve.Config) (S, error), cfg serve.Config) S {
 	t.Helper()
+	procs := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs) })
 	s, err := start(cfg)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), ShutdownBound)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
@@ -44,36 +51,16 @@ func Config(loops int) serve.Config {
 	}
 }
 
-// ShutdownAsync runs s.Shutdown, with 5 s to finish, in a goroutine and
-// returns the channel its error arrives on.
+// ShutdownAsync runs s.Shutdown, with ShutdownBound to finish, in a
+// goroutine and returns the channel its error arrives on.
 func ShutdownAsync(s serve.Server) <-chan error {
 	errc := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), ShutdownBound)
 		defer cancel()
 		errc <- s.Shutdown(ctx)
 	}()
 	return errc
-}
-
-// ShutdownMidBatch checks a graceful Shutdown of s, which delays its
-// responses: busy sends req, and once the server has had time to read it,
-// Shutdown begins. busy must still get want whole, then busy and every one
-// of others an EOF, Shutdown must return nil, and the address must refuse
-// connections afterwards.
-func ShutdownMidBatch(t testing.TB, s serve.Server, busy net.Conn, req string, want []byte, others ...net.Conn) {
-	t.Helper()
-	Send(t, busy, req)
-	time.Sleep(100 * time.Millisecond) // let the server read the requests
-	errc := ShutdownAsync(s)
-	Expect(t, busy, want, 5*time.Second)
-	for _, c := range append([]net.Conn{busy}, others...) {
-		ExpectEOF(t, c, 5*time.Second)
-	}
-	if err := <-errc; err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	ExpectRefused(t, s.Addr())
 }
 
 // ExpectRefused checks that a connection to addr, a server's address after
@@ -87,26 +74,22 @@ func ExpectRefused(t testing.TB, addr string) {
 }
 
 // AwaitServed dials addr, a server at its MaxConns that has just lost a
-// connection, until a request is answered with proto.OK, within d. Until
-// then every answer must be (the start of) proto.ServiceUnavailable.
+// connection, until a request is served, within d. Until then every
+// answer must be a 503 and a close.
 func AwaitServed(t testing.TB, addr string, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
 		c := Dial(t, addr)
-		Send(t, c, Get)
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		got := make([]byte, len(proto.OK))
-		n, _ := io.ReadFull(c, got)
+		served, err := netcheck.Admitted(c, Get, string(proto.OK), string(proto.ServiceUnavailable), IOTimeout)
 		c.Close()
-		if bytes.Equal(got[:n], proto.OK) {
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case served:
 			return
-		}
-		if !bytes.HasPrefix(proto.ServiceUnavailable, got[:n]) {
-			t.Fatalf("got %q", got[:n])
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("still refused after a connection left")
+		case time.Now().After(deadline):
+			t.Fatalf("still turned away %v after a connection left", d)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -1,19 +1,18 @@
-package stress
+package conformance
 
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/readinesslab/readiness/internal/conformance"
-	"github.com/readinesslab/readiness/internal/proto"
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 const (
@@ -44,34 +43,23 @@ const (
 // testNeverReads pipelines requests on a connection that never reads its
 // responses, until the server pushes back: it stops reading the connection,
 // so the writes block, or it drops the connection. The server's memory must
-// stay bounded, another client on the same event loop
-// must be answered promptly throughout, and all is released when the
-// client goes away.
-func testNeverReads(t *testing.T, m conformance.Model) {
-	cfg := config(m)
-	cfg.Loops = 1 // the well-behaved client shares the hog's event loop
-	srv := start(t, m, cfg)
-	addr := srv.Addr()
-	other := mustDial(t, addr)
-	if err := roundTrip(other, request, proto.OK); err != nil {
-		t.Fatalf("warm-up: %v", err)
-	}
-	chunk := []byte(pipeline(hogChunk))
-	base := baseline(t)
+// stay bounded, another client on the same event loop must be answered
+// promptly throughout, and all is released when the client goes away.
+func testNeverReads(t *testing.T, s *target) {
+	other := s.dial(t)
+	other.send(get)
+	other.expect(ok)
+	chunk := []byte(strings.Repeat(get, hogChunk))
 	heap0 := heapInuse()
 
-	hog, err := dial(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hog.Close()
+	hog := s.dial(t)
 	var sent atomic.Int64
 	stalled := make(chan error, 1)
 	go func() {
 		for sent.Load() < hogMaxRequests {
-			_ = hog.SetWriteDeadline(time.Now().Add(hogStall))
-			n, err := hog.Write(chunk)
-			sent.Add(int64(n / len(request)))
+			hog.c.SetWriteDeadline(time.Now().Add(hogStall))
+			n, err := hog.c.Write(chunk)
+			sent.Add(int64(n / len(get)))
 			if err != nil {
 				stalled <- err
 				return
@@ -85,16 +73,14 @@ func testNeverReads(t *testing.T, m conformance.Model) {
 	// within the bound all along, whatever the server does with the hog.
 	probeStop := make(chan struct{})
 	var probes sync.WaitGroup
-	probes.Add(1)
 	var (
 		probeErr  error
 		probed    int
 		maxGrowth int64
 	)
-	go func() {
-		defer probes.Done()
+	probes.Go(func() {
 		for {
-			if probeErr = probeOnce(other); probeErr != nil {
+			if probeErr = netcheck.RoundTrip(other.c, get, ok, prompt); probeErr != nil {
 				return
 			}
 			probed++
@@ -105,8 +91,9 @@ func testNeverReads(t *testing.T, m conformance.Model) {
 			case <-time.After(probeEvery):
 			}
 		}
-	}()
+	})
 
+	var err error
 	select {
 	case err = <-stalled:
 	case <-time.After(2 * time.Minute):
@@ -131,9 +118,8 @@ func testNeverReads(t *testing.T, m conformance.Model) {
 	if probeErr != nil {
 		t.Errorf("another client on the same loop, while the hog wrote: %v", probeErr)
 	}
-
-	for i := 0; i < 3; i++ {
-		if err := probeOnce(other); err != nil {
+	for range 3 {
+		if err := netcheck.RoundTrip(other.c, get, ok, prompt); err != nil {
 			t.Errorf("another client on the same loop, after the hog's last write: %v", err)
 		}
 	}
@@ -143,36 +129,35 @@ func testNeverReads(t *testing.T, m conformance.Model) {
 		t.Errorf("heap grew by %.1f MiB with one never-reading client (bound %d MiB)", float64(growth)/(1<<20), maxHogGrowth>>20)
 	}
 
-	reset(hog)
-	settle(t, base, 5*time.Second)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		growth = int64(heapInuse()) - int64(heap0)
-		if growth <= maxResidue {
-			t.Logf("heap %.2f MiB above its baseline once the hog left", float64(growth)/(1<<20))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("heap still %.1f MiB above its baseline after the hog left", float64(growth)/(1<<20))
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	netcheck.Abort(hog.c)
+	if err := heapBack(heap0, maxResidue, 5*time.Second); err != nil {
+		t.Error(err)
 	}
-	if err := probeOnce(other); err != nil {
+	if err := netcheck.RoundTrip(other.c, get, ok, prompt); err != nil {
 		t.Errorf("after the hog left: %v", err)
 	}
 }
 
-// probeOnce asks once on c and requires the answer within prompt.
-func probeOnce(c net.Conn) error {
-	if err := c.SetDeadline(time.Now().Add(prompt)); err != nil {
-		return err
+// heapBack waits up to d for the heap in use to come back within residue
+// of base.
+func heapBack(base uint64, residue int64, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		growth := int64(heapInuse()) - int64(base)
+		if growth <= residue {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("heap still %.1f MiB above its baseline %v after the hog left", float64(growth)/(1<<20), d)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	if _, err := io.WriteString(c, request); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	if err := expect(c, proto.OK); err != nil {
-		return fmt.Errorf("no answer within %v: %w", prompt, err)
-	}
-	return nil
+}
+
+// heapInuse is the heap in use after a collection.
+func heapInuse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
 }

@@ -1,16 +1,44 @@
-package stress
+package conformance
 
 import (
 	"fmt"
 	"io"
 	"net"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/readinesslab/readiness/internal/conformance"
-	"github.com/readinesslab/readiness/internal/proto"
+	"github.com/readinesslab/readiness/internal/serve"
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
+
+// The hostile clients and faults: each points a strange client (or a
+// fault) at the server and checks that it keeps serving, leaks nothing and
+// loses no response.
+
+func hostileTests() []test {
+	return []test{
+		{name: "churn", run: testChurn},
+		// sameEverywhere: the default cap is the open-file limit at Start
+		// minus 64, worked out before any loop runs and whatever the
+		// trigger or accept mode; how each mode enforces a cap is the
+		// timeouts group's max-conns case, run everywhere.
+		{name: "default cap under a low open-file limit", concurrent: true, sameEverywhere: true, model: testLowNofile},
+		{name: "ten thousand connections", concurrent: true, model: testScale},
+	}
+}
+
+// faultTests fault the whole process: its heap, its descriptors.
+func faultTests() []test {
+	return []test{
+		{name: "never reads", concurrent: true, alone: true, configure: func(cfg *serve.Config) {
+			cfg.Loops = 1 // the well-behaved client shares the hog's event loop
+		}, run: testNeverReads},
+		{name: "accept EMFILE", concurrent: true, alone: true, model: testAcceptEMFILE},
+	}
+}
 
 // Churn sizes: waves of connections opened together and closed together.
 // A wave costs two descriptors per connection in this process (client and
@@ -34,44 +62,38 @@ type misbehaviour struct {
 var misbehaviours = []misbehaviour{
 	{name: "close-silent", act: func(c *net.TCPConn) error { return c.Close() }},
 	{name: "reset-mid-head", act: func(c *net.TCPConn) error {
-		return writeThenReset(c, request[:len(request)/2])
+		return writeThenAbort(c, get[:len(get)/2])
 	}},
 	{name: "reset-mid-pipeline", act: func(c *net.TCPConn) error {
-		return writeThenReset(c, pipeline(50)+request[:10])
+		return writeThenAbort(c, strings.Repeat(get, 50)+get[:10])
 	}},
 	{name: "reset-mid-body", act: func(c *net.TCPConn) error {
-		return writeThenReset(c, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789012345678901234567890")
+		return writeThenAbort(c, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789012345678901234567890")
 	}},
 	{name: "close-unread", act: func(c *net.TCPConn) error {
-		_, err := io.WriteString(c, pipeline(20))
+		_, err := io.WriteString(c, strings.Repeat(get, 20))
 		c.Close()
 		return err
 	}},
 	{name: "well-behaved", waits: true, act: func(c *net.TCPConn) error {
-		err := roundTrip(c, request, proto.OK)
+		err := netcheck.RoundTrip(c, get, ok, ioTimeout)
 		c.Close()
 		return err
 	}},
 }
 
-func writeThenReset(c *net.TCPConn, s string) error {
+func writeThenAbort(c *net.TCPConn, s string) error {
 	_, err := io.WriteString(c, s)
-	reset(c)
+	netcheck.Abort(c)
 	return err
 }
 
 // testChurn opens thousands of connections in waves; each wave's
-// connections misbehave together and leave together. Afterwards a new client
-// is served and the server holds no more descriptors or goroutines than
-// before.
-func testChurn(t *testing.T, m conformance.Model) {
-	srv := start(t, m, config(m))
-	addr := srv.Addr()
-	warmUp(t, addr)
-	base := baseline(t)
-
+// connections misbehave together and leave together. Afterwards a new
+// client is served (and the group checks that nothing leaked).
+func testChurn(t *testing.T, s *target) {
 	kinds := misbehaviours
-	if m.Serial {
+	if s.model.Serial {
 		kinds = nil
 		for _, k := range misbehaviours {
 			if !k.waits {
@@ -81,8 +103,8 @@ func testChurn(t *testing.T, m conformance.Model) {
 	}
 	counts := map[string]int{}
 	var errs []error
-	for w := 0; w < churnWaves; w++ {
-		done, werrs := churnWave(addr, w, kinds)
+	for w := range churnWaves {
+		done, werrs := churnWave(s.addr, w, kinds)
 		for k, n := range done {
 			counts[k] += n
 		}
@@ -96,13 +118,9 @@ func testChurn(t *testing.T, m conformance.Model) {
 		}
 		t.Error(err)
 	}
-
-	c := mustDial(t, addr)
-	if err := roundTrip(c, request, proto.OK); err != nil {
-		t.Fatalf("a new client after the churn: %v", err)
-	}
-	c.Close()
-	settle(t, base, 5*time.Second)
+	c := s.dial(t)
+	c.send(get)
+	c.expect(ok)
 }
 
 // churnWave opens churnPerWave connections, then has each misbehave, all at
@@ -123,20 +141,18 @@ func churnWave(addr string, wave int, kinds []misbehaviour) (map[string]int, []e
 		mu.Unlock()
 	}
 	per := churnPerWave / churnWorkers
-	for g := 0; g < churnWorkers; g++ {
+	for g := range churnWorkers {
 		opened.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
+		done.Go(func() {
 			conns := make([]*net.TCPConn, 0, per)
-			for i := 0; i < per; i++ {
-				c, err := dial(addr, nil)
+			for range per {
+				c, err := net.DialTimeout("tcp", addr, ioTimeout)
 				if err != nil {
 					fail(fmt.Errorf("wave %d: dial: %w", wave, err))
 					continue
 				}
-				_ = c.SetDeadline(time.Now().Add(ioTimeout))
-				conns = append(conns, c)
+				c.SetDeadline(time.Now().Add(ioTimeout))
+				conns = append(conns, c.(*net.TCPConn))
 			}
 			opened.Done()
 			<-release
@@ -153,7 +169,7 @@ func churnWave(addr string, wave int, kinds []misbehaviour) (map[string]int, []e
 				counts[k.name]++
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	opened.Wait()
 	close(release)
@@ -161,13 +177,16 @@ func churnWave(addr string, wave int, kinds []misbehaviour) (map[string]int, []e
 	return counts, errs
 }
 
-// mustDial connects to addr and closes the connection when the test ends.
-func mustDial(t *testing.T, addr string) *net.TCPConn {
-	t.Helper()
-	c, err := dial(addr, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
+// sortedCounts renders a map of counts in key order, for logs.
+func sortedCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
 }
