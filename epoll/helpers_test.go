@@ -58,6 +58,21 @@ func converse(addr string, n int) error {
 	return nil
 }
 
+// converseAll runs clients conversations of n requests at once, each on a
+// new connection, and fails the test on the first error.
+func converseAll(t *testing.T, addr string, clients, n int) {
+	t.Helper()
+	errs := make(chan error, clients)
+	for range clients {
+		go func() { errs <- converse(addr, n) }()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // offered is what a client that never reads tries to send: ten million
 // requests, far more than the server's bound plus the kernel's buffers.
 const offered = 10_000_000 * int64(len(get))
