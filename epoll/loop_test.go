@@ -36,7 +36,7 @@ func TestRequest(t *testing.T) {
 			c := dial(t, s)
 			testnet.Send(t, c, get)
 			testnet.Expect(t, c, proto.OK, wait)
-			testnet.Send(t, c, "HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n")
+			testnet.Send(t, c, "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 			testnet.Expect(t, c, proto.OKClose[:len(proto.OKClose)-len(proto.Body)], wait)
 			testnet.ExpectClosed(t, c, wait)
 		}
@@ -59,7 +59,7 @@ func TestSplitHead(t *testing.T) {
 		s := start(t, cfg)
 		c := dial(t, s)
 		c.SetNoDelay(true)
-		req := get + "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello" + get
+		req := get + "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" + get
 		for i := 0; i < len(req); i++ {
 			testnet.Send(t, c, req[i:i+1])
 			time.Sleep(time.Millisecond)
@@ -145,7 +145,7 @@ func TestDelayOrder(t *testing.T) {
 	c := dial(t, s)
 	testnet.Send(t, c, get)
 	time.Sleep(20 * time.Millisecond)
-	testnet.Send(t, c, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+	testnet.Send(t, c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	testnet.Expect(t, c, append(append([]byte{}, proto.OK...), proto.OKClose...), wait)
 	testnet.ExpectClosed(t, c, wait)
 }

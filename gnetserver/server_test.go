@@ -25,10 +25,10 @@ func TestRequests(t *testing.T) {
 
 	testnet.Send(t, c, get)
 	testnet.Expect(t, c, proto.OK, 5*time.Second)
-	testnet.Send(t, c, "HEAD / HTTP/1.1\r\n\r\n")
+	testnet.Send(t, c, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
 	testnet.Expect(t, c, proto.OK[:len(proto.OK)-len(proto.Body)], 5*time.Second)
 	// A body, split across writes, is skipped.
-	testnet.Send(t, c, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234")
+	testnet.Send(t, c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
 	testnet.ExpectSilence(t, c, 100*time.Millisecond)
 	testnet.Send(t, c, "56789"+get[:7])
 	testnet.Expect(t, c, proto.OK, 5*time.Second)
@@ -51,7 +51,7 @@ func TestPipeline(t *testing.T) {
 	}
 	// A long pipeline ending in Connection: close, read only after it is
 	// all sent: every response arrives before the close.
-	testnet.Send(t, c, strings.Repeat(get, 5000)+"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"+get)
+	testnet.Send(t, c, strings.Repeat(get, 5000)+"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"+get)
 	testnet.Expect(t, c, append(bytes.Repeat(proto.OK, 5000), proto.OKClose...), 5*time.Second)
 	testnet.ExpectEOF(t, c, 5*time.Second)
 }
@@ -167,9 +167,9 @@ func TestDelayOrder(t *testing.T) {
 	s := start(t, cfg)
 	c := testnet.Dial(t, s.Addr())
 	began := time.Now()
-	testnet.Send(t, c, get+"HEAD / HTTP/1.1\r\n\r\n")
+	testnet.Send(t, c, get+"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
 	time.Sleep(delay / 4)
-	testnet.Send(t, c, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+	testnet.Send(t, c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	want := append(append([]byte{}, proto.OK...), proto.OK[:len(proto.OK)-len(proto.Body)]...)
 	testnet.Expect(t, c, append(want, proto.OKClose...), 5*time.Second)
 	if d := time.Since(began); d < 2*delay*9/10 {

@@ -26,7 +26,7 @@ func TestBasic(t *testing.T) {
 		c := testnet.Dial(t, s.Addr())
 		testnet.Converse(t, c,
 			testnet.Step{Send: get, Want: proto.OK},
-			testnet.Step{Send: "HEAD /x HTTP/1.1\r\n\r\n", Want: proto.OK[:len(proto.OK)-len(proto.Body)]},
+			testnet.Step{Send: "HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n", Want: proto.OK[:len(proto.OK)-len(proto.Body)]},
 			testnet.Step{Send: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", Want: proto.OKKeepAlive},
 			testnet.Step{Send: "GET / HTTP/1.0\r\n\r\n", Want: proto.OKClose},
 		)
@@ -42,9 +42,9 @@ func TestPipelining(t *testing.T) {
 		testnet.Converse(t, c,
 			testnet.Step{Send: strings.Repeat(get, n), Want: bytes.Repeat(proto.OK, n)},
 			// A body split from its head, and a request split inside its head.
-			testnet.Step{Send: "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab"},
+			testnet.Step{Send: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab"},
 			testnet.Step{Send: "cdeGET / HT", Want: proto.OK},
-			testnet.Step{Send: "TP/1.1\r\nConnection: close\r\n\r\n", Want: proto.OKClose},
+			testnet.Step{Send: "TP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", Want: proto.OKClose},
 		)
 		testnet.ExpectEOF(t, c, 5*time.Second)
 	}
@@ -55,7 +55,7 @@ func TestLargeHead(t *testing.T) {
 	testnet.NoLeaks(t)
 	s := start(t, config())
 	c := testnet.Dial(t, s.Addr())
-	head := "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", proto.MaxHead-40) + "\r\n\r\n"
+	head := "GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("a", proto.MaxHead-50) + "\r\n\r\n"
 	for i := 0; i < len(head); i += 1000 {
 		testnet.Send(t, c, head[i:min(i+1000, len(head))])
 	}
@@ -176,7 +176,7 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	// A body that stops arriving counts as idle too.
 	c = testnet.Dial(t, s.Addr())
-	testnet.Send(t, c, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+	testnet.Send(t, c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
 	testnet.ExpectEOF(t, c, 5*time.Second)
 }
 

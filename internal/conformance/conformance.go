@@ -53,6 +53,7 @@ func groups() []struct {
 		{"wire", wireTests()},
 		{"sockets", socketTests()},
 		{"errors", errorTests()},
+		{"rules", ruleTests()},
 		{"closing", closingTests()},
 		{"timeouts", timeoutTests()},
 		{"splits", splitTests()},
