@@ -54,6 +54,7 @@ func groups() []struct {
 		{"sockets", socketTests()},
 		{"errors", errorTests()},
 		{"rules", ruleTests()},
+		{"backpressure", backpressureTests()},
 		{"closing", closingTests()},
 		{"timeouts", timeoutTests()},
 		{"splits", splitTests()},
