@@ -65,8 +65,9 @@ func (lp *loop) each(f func(c *conn)) {
 // One waiting for a delay or a drain has its own timer. One with responses
 // waiting in gnet's buffer is closed when they have not moved for the idle
 // timeout: its client has stopped reading (nginx's send_timeout), whether
-// or not it still sends. The header timer runs only while the connection is
-// served: not while its responses are backed up.
+// or not it still sends. The header timer does not run while responses
+// wait: a client reading its backed-up answers may complete its next head
+// only once it has them, as it would with a server that stops reading.
 func (lp *loop) sweep() {
 	now := clock()
 	idle, header := int64(lp.h.cfg.IdleTimeout), int64(lp.h.cfg.HeaderTimeout)
@@ -77,15 +78,18 @@ func (lp *loop) sweep() {
 			return
 		}
 		unsent := c.gc.OutboundBuffered()
-		if idle > 0 && unsent > 0 && lp.stalled(c, unsent, now, idle) {
-			lp.apply(c, gnet.Close)
-			return
+		if unsent > 0 {
+			if idle > 0 && lp.stalled(c, unsent, now, idle) {
+				lp.apply(c, gnet.Close)
+				return
+			}
+			c.headStart = now // the timer restarts once nothing is unsent
 		}
 		if c.phase != serving {
 			return
 		}
 		switch {
-		case c.head && header > 0:
+		case c.head && header > 0 && unsent == 0:
 			if now-c.headStart >= header {
 				// A slow head: 408 in the error form, then the error close.
 				c.head = false

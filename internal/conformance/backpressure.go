@@ -33,13 +33,18 @@ func backpressureTests() []test {
 			testNoProgressCloses(t, s, 2<<20)
 		}},
 		{name: "slow steady reader keeps every response", configure: withFlowIdle, run: testSteadyReader},
-		{name: "header timer stopped while backed up", configure: func(cfg *serve.Config) {
-			cfg.IdleTimeout, cfg.HeaderTimeout = 0, flowHeader
-		}, run: testHeaderTimerPaused},
+		{name: "header timer stopped while backed up", configure: withFlowHeader, run: func(t *testing.T, s *target) {
+			testHeaderTimerPaused(t, s, 0)
+		}},
+		{name: "header timer stopped while backed up, pause midway", configure: withFlowHeader, run: func(t *testing.T, s *target) {
+			testHeaderTimerPaused(t, s, 1500<<10)
+		}},
 	}
 }
 
 func withFlowIdle(cfg *serve.Config) { cfg.IdleTimeout, cfg.HeaderTimeout = flowIdle, 0 }
+
+func withFlowHeader(cfg *serve.Config) { cfg.IdleTimeout, cfg.HeaderTimeout = 0, flowHeader }
 
 // dialSmall connects with a small receive buffer, set before the handshake
 // so that the window the server sees is small from the start.
@@ -204,11 +209,14 @@ func testSteadyReader(t *testing.T, s *target) {
 }
 
 // testHeaderTimerPaused: a client pipelines requests far past what the
-// server buffers, ending in an incomplete head, and reads nothing for
-// longer than the header timeout. While the server has stopped reading
-// because its responses are backed up, the header timer does not run: the
-// client gets every response, completes the head, and gets its answer.
-func testHeaderTimerPaused(t *testing.T, s *target) {
+// server buffers, ending in an incomplete head; it reads the first
+// readFirst bytes of responses, then nothing for longer than the header
+// timeout, then the rest. While the server has stopped reading because its
+// responses are backed up, the header timer does not run: the client gets
+// every response, completes the head, and gets its answer. A pause midway
+// comes after the server has framed the incomplete head, at the start
+// before.
+func testHeaderTimerPaused(t *testing.T, s *target, readFirst int) {
 	c := s.dialSmall(t)
 	n := (5 << 19) / len(get) // 2.5 MiB of requests, about 6 MiB of responses
 	stop := make(chan struct{})
@@ -217,9 +225,13 @@ func testHeaderTimerPaused(t *testing.T, s *target) {
 		close(stop)
 		<-done
 	}()
+	first, e := c.readAtLeast(readFirst, flowBound)
+	if len(first) < readFirst {
+		expectAll(t, first, e, ok, n)
+	}
 	time.Sleep(flowHeader + time.Second)
-	got, e := c.readAtLeast(n*len(ok), flowBound)
-	expectAll(t, got, e, ok, n)
+	rest, e := c.readAtLeast(n*len(ok)-len(first), flowBound)
+	expectAll(t, append(first, rest...), e, ok, n)
 	<-done
 	c.send("st: a\r\n\r\n")
 	c.expect(ok)
