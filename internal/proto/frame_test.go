@@ -34,12 +34,7 @@ func headOnly(b []byte) []byte { return b[:len(b)-len(Body)] }
 
 func TestServe(t *testing.T) {
 	big := strings.Repeat("x", MaxHead)
-	tests := []struct {
-		name string
-		in   string
-		out  []byte
-		v    Verdict
-	}{
+	runRules(t, []ruleCase{
 		{"get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", OK, Open},
 		{"any method and target", "BREW /pot?x=1#y HTTP/1.1\r\nHost: a\r\n\r\n", OK, Open},
 		{"head", "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", headOnly(OK), Open},
@@ -92,15 +87,7 @@ func TestServe(t *testing.T) {
 		{"505 http/1.2", "GET / HTTP/1.2\r\n\r\n", VersionNotSupported, Fail},
 		{"a bad line before transfer-encoding", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: x\r\nbad\r\n\r\n", BadRequest, Fail},
 		{"answers before an error are kept", "GET / HTTP/1.1\r\nHost: a\r\n\r\nHEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/9.9\r\n\r\n", cat(OK, headOnly(OK), VersionNotSupported), Fail},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			out, v := serveAll([]byte(tc.in))
-			if !bytes.Equal(out, tc.out) || v != tc.v {
-				t.Errorf("Serve(%.80q)\n got %q, %v\nwant %q, %v", tc.in, out, v, tc.out, tc.v)
-			}
-		})
-	}
+	})
 }
 
 // TestHeadLimitBoundary: a head of exactly MaxHead bytes is served; one

@@ -6,6 +6,8 @@ import (
 	"testing"
 )
 
+// ruleCase is one table test: a whole input, what Serve appends for it and
+// the verdict.
 type ruleCase struct {
 	name string
 	in   string
@@ -13,6 +15,7 @@ type ruleCase struct {
 	v    Verdict
 }
 
+// runRules serves each case's input in one piece and checks the answer.
 func runRules(t *testing.T, tests []ruleCase) {
 	t.Helper()
 	for _, tc := range tests {
