@@ -80,22 +80,23 @@ func ruleExchanges() []exchange {
 // whole, since the head's size is checked first; until then the connection
 // waits, silent.
 func testBadLineWaits(t *testing.T, s *target) {
-	c := s.dial(t)
-	c.send(get + "GET / HTTP/1.1\r\nno colon\r\nHost: a\r\n")
-	c.expect(ok)
-	c.expectOpen()
-	c.send("\r\n")
-	c.expect(badRequest)
-	c.expectClosed()
+	s.dial(t).waitThenError(get+"GET / HTTP/1.1\r\nno colon\r\nHost: a\r\n", ok, "\r\n", badRequest)
 }
 
 // testBadLineOverLimit: a head with a bad line that then outgrows the limit
 // is a 431, however it arrives.
 func testBadLineOverLimit(t *testing.T, s *target) {
-	c := s.dial(t)
-	c.send("GET / HTTP/1.1\r\nno colon\r\n")
+	s.dial(t).waitThenError("GET / HTTP/1.1\r\nno colon\r\n", "", strings.Repeat("X-More: headers\r\n", 500), headerTooLarge)
+}
+
+// waitThenError sends first and expects answered, then silence; then sends
+// rest and expects the error response fail and the close.
+func (c *client) waitThenError(first, answered, rest, fail string) {
+	c.t.Helper()
+	c.send(first)
+	c.expect(answered)
 	c.expectOpen()
-	c.send(strings.Repeat("X-More: headers\r\n", 500))
-	c.expect(headerTooLarge)
+	c.send(rest)
+	c.expect(fail)
 	c.expectClosed()
 }
