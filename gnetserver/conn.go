@@ -55,11 +55,19 @@ type conn struct {
 	phase phase
 	head  bool // the bytes gnet holds begin an incomplete head
 
-	// In clock's nanoseconds; last and headStart are kept only when a
-	// timeout is set.
-	last      int64 // when bytes last arrived
+	// In clock's nanoseconds; last, headStart and moved are kept only when
+	// a timeout is set.
+	last      int64 // when bytes last arrived, or unsent responses last moved
 	headStart int64 // when the incomplete head got its first byte
 	until     int64 // holding: when the batch is due; draining: when to close
+
+	// Progress of the responses, for the idle timeout's rule on a client
+	// that stops reading: queued counts every byte handed to gnet, so
+	// queued minus what gnet still holds is what has left for the kernel,
+	// which grows only when the client reads (see loop.stalled).
+	queued int64
+	sent   int64 // queued minus the unsent bytes, at the last look
+	moved  int64 // when sent last grew
 
 	side *aside // made the first time a delay, a flush or a drain is waited for
 }
@@ -180,6 +188,7 @@ func (c *conn) send(out []byte, v proto.Verdict) gnet.Action {
 	if _, err := c.gc.Write(out); err != nil {
 		return gnet.None // gnet has closed the connection on the failed write
 	}
+	c.queued += int64(len(out))
 	switch {
 	case v == proto.Fail || v == proto.Close && !c.lp.h.closing.Load():
 		// A closing response ends like an error: half-close, then discard
@@ -249,18 +258,14 @@ func (c *conn) awaitFlush(p phase) {
 	c.flushing()
 }
 
-// flushing arms the next look at a draining outbound buffer. Progress
-// counts as activity for the idle timeout, so the sweep closes only a
-// connection whose responses have not moved for that long.
+// flushing arms the next look at a draining outbound buffer, sooner while
+// it drains, later while it does not.
 func (c *conn) flushing() {
 	a := c.side
 	n := c.gc.OutboundBuffered()
 	switch {
 	case a.every == 0 || n < a.unsent:
 		a.every = minPoll
-		if c.lp.h.timed {
-			c.last = clock()
-		}
 	case a.every < maxPoll:
 		a.every = min(2*a.every, maxPoll)
 	}

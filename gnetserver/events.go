@@ -136,6 +136,7 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := &conn{gc: gc, lp: lp}
 	if h.timed {
 		c.last = clock()
+		c.moved = c.last
 	}
 	lp.add(c)
 	gc.SetContext(c)

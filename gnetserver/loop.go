@@ -62,37 +62,57 @@ func (lp *loop) each(f func(c *conn)) {
 }
 
 // sweep applies the idle and header timeouts to the loop's connections.
-// One waiting for a delay or a drain has its own timer. One waiting for its
-// responses to flush is closed when they have not moved for the idle
-// timeout: its client has stopped reading.
+// One waiting for a delay or a drain has its own timer. One with responses
+// waiting in gnet's buffer is closed when they have not moved for the idle
+// timeout: its client has stopped reading (nginx's send_timeout), whether
+// or not it still sends. The header timer does not run while responses
+// wait: a client reading its backed-up answers may complete its next head
+// only once it has them, as it would with a server that stops reading.
 func (lp *loop) sweep() {
 	now := clock()
 	idle, header := int64(lp.h.cfg.IdleTimeout), int64(lp.h.cfg.HeaderTimeout)
 	lp.each(func(c *conn) {
 		switch c.phase {
-		case serving:
-		case backlog, ending:
-			if idle > 0 && now-c.last >= idle {
-				lp.apply(c, gnet.Close)
-			}
-			return
+		case serving, backlog, ending:
 		default:
 			return
 		}
+		unsent := c.gc.OutboundBuffered()
+		if unsent > 0 {
+			if idle > 0 && lp.stalled(c, unsent, now, idle) {
+				lp.apply(c, gnet.Close)
+				return
+			}
+			c.headStart = now // the timer restarts once nothing is unsent
+		}
+		if c.phase != serving {
+			return
+		}
 		switch {
-		case c.head && header > 0:
+		case c.head && header > 0 && unsent == 0:
 			if now-c.headStart >= header {
 				// A slow head: 408 in the error form, then the error close.
 				c.head = false
 				_, _ = c.gc.Discard(-1)
 				lp.apply(c, c.send(proto.RequestTimeout, proto.Fail))
 			}
-		case idle > 0:
+		case idle > 0 && unsent == 0:
 			if now-c.last >= idle {
 				lp.apply(c, gnet.Close)
 			}
 		}
 	})
+}
+
+// stalled reports whether c's unsent responses have not moved for idle.
+// Bytes leaving gnet's buffer count as activity for the idle timeout too.
+func (lp *loop) stalled(c *conn, unsent int, now, idle int64) bool {
+	if sent := c.queued - int64(unsent); sent != c.sent {
+		c.sent, c.moved = sent, now
+		c.last = now
+		return false
+	}
+	return now-c.moved >= idle
 }
 
 // quiesce runs during Shutdown: connections with nothing in flight close

@@ -45,8 +45,10 @@ type conn struct {
 	// That keeps the timer alone on the hot path: a request updates last,
 	// not the socket's deadline.
 	armed     time.Time // the read deadline set on nc; zero: none
-	last      time.Time // when bytes last arrived
-	headStart time.Time // when the incomplete head in[:have] got its first byte
+	last      time.Time // when bytes last arrived, or a batch was last written
+	headStart time.Time // when the incomplete head in[:have] got its first byte, or when a write that followed it ended
+
+	wArmed time.Time // the write deadline set on nc (see send); zero: none
 
 	delay *time.Timer // times Config.Delay; made on first use
 }
@@ -105,7 +107,7 @@ func (c *conn) handle(n int) bool {
 			return false
 		}
 	}
-	ok := len(out) == 0 || c.write(out)
+	ok := len(out) == 0 || c.write(out, now)
 	c.release(outp, out)
 	switch {
 	case !ok:
@@ -142,8 +144,9 @@ func (c *conn) release(p *[]byte, out []byte) {
 	}
 }
 
-// write sends one batch of responses in one Write, after Config.Delay.
-func (c *conn) write(b []byte) bool {
+// write sends one batch of responses in one Write, after Config.Delay; now
+// is when the batch was framed (zero when no timeout is set).
+func (c *conn) write(b []byte, now time.Time) bool {
 	if d := c.srv.cfg.Delay; d > 0 {
 		if c.delay == nil {
 			c.delay = time.NewTimer(d)
@@ -156,11 +159,87 @@ func (c *conn) write(b []byte) bool {
 			c.delay.Stop()
 			return false
 		}
+		if c.srv.timed {
+			now = time.Now()
+		}
 	}
-	// Write returns once all of b is out: on a short write or EAGAIN the
-	// runtime parks the goroutine until the socket is writable again.
-	_, err := c.nc.Write(b)
-	return err == nil
+	if !c.srv.timed {
+		// Write returns once all of b is out: on a short write or EAGAIN
+		// the runtime parks the goroutine until the socket is writable.
+		_, err := c.nc.Write(b)
+		return err == nil
+	}
+	ok := c.send(b, now)
+	// While it writes, the connection reads nothing: the time the write
+	// took is activity for the idle timeout, and the header timer of the
+	// incomplete head that follows the batch starts only now, when the
+	// connection reads again.
+	done := time.Now()
+	c.last = done
+	if c.have > 0 {
+		c.headStart = done
+	}
+	return ok
+}
+
+// send writes b whole, and gives up once the client has read nothing for
+// the idle timeout (nginx's send_timeout): a client that pipelines and
+// never reads would otherwise hold the goroutine and the fd until shutdown,
+// since the read deadline does not bound a write. now is the time the write
+// begins.
+//
+// The write deadline wakes the blocked Write every quarter of the timeout
+// to see whether bytes moved, so a stalled client is closed between one and
+// one and a quarter idle timeouts after its last read. A Write that does
+// not block finds a deadline already set and sets none: the deadline is
+// renewed only when less than an eighth of the timeout is left.
+func (c *conn) send(b []byte, now time.Time) bool {
+	idle := c.srv.cfg.IdleTimeout
+	if idle <= 0 {
+		_, err := c.nc.Write(b)
+		return err == nil
+	}
+	step := idle / 4
+	if c.wArmed.Before(now.Add(step/2)) && !c.armWrite(now.Add(step)) {
+		return false
+	}
+	progress := now
+	for {
+		// Write returns once all of b is out (on EAGAIN the runtime parks
+		// the goroutine until the socket is writable), or at the deadline
+		// with what it wrote so far.
+		n, err := c.nc.Write(b)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return false // a reset, or closed by Shutdown
+		}
+		b = b[n:]
+		t := time.Now()
+		if n > 0 {
+			progress = t // the client read some since the last look
+		}
+		if t.Sub(progress) >= idle {
+			return false // nothing moved for the idle timeout
+		}
+		next := t.Add(step)
+		if end := progress.Add(idle); end.Before(next) {
+			next = end
+		}
+		if !c.armWrite(next) {
+			return false
+		}
+	}
+}
+
+// armWrite sets the socket's write deadline.
+func (c *conn) armWrite(t time.Time) bool {
+	if c.nc.SetWriteDeadline(t) != nil {
+		return false
+	}
+	c.wArmed = t
+	return true
 }
 
 // due is when the connection times out unless bytes arrive: the header
@@ -204,7 +283,7 @@ func (c *conn) wake(err error) bool {
 	}
 	if head {
 		// A slow head: answer 408 in the error form, then drain.
-		if _, err := c.nc.Write(proto.RequestTimeout); err == nil {
+		if c.send(proto.RequestTimeout, time.Now()) {
 			c.drain()
 		}
 	}

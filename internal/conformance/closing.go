@@ -27,15 +27,15 @@ type closer struct {
 var closers = []closer{
 	{"connection close", "GET /c HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", okClose},
 	{"http1.0", "GET /c HTTP/1.0\r\n\r\n", okClose},
-	{"head close", "HEAD /c HTTP/1.1\r\nconnection: CLOSE\r\n\r\n", head(okClose)},
-	{"body close", "POST /c HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello", okClose},
-	{"bad request", "GET /c HTTP/1.1\r\nNo colon\r\n\r\n", badRequest},
+	{"head close", "HEAD /c HTTP/1.1\r\nHost: x\r\nconnection: CLOSE\r\n\r\n", head(okClose)},
+	{"body close", "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello", okClose},
+	{"bad request", "GET /c HTTP/1.1\r\nHost: x\r\nNo colon\r\n\r\n", badRequest},
 	{"version", "GET /c HTTP/2.0\r\n\r\n", versionNotSupported},
 }
 
 // beforeCloser is the pipeline ahead of the closing request and its answers.
 var (
-	beforeCloser = get + "HEAD / HTTP/1.1\r\n\r\n" + "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc" +
+	beforeCloser = get + "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" +
 		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + strings.Repeat(get, 12)
 	beforeAnswers = ok + head(ok) + ok + okKeepAlive + strings.Repeat(ok, 12)
 )
@@ -43,7 +43,7 @@ var (
 // afterCloser returns n requests that follow the closing one and must go
 // unanswered.
 func afterCloser(n int) string {
-	return strings.Repeat(get, n-1) + "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody"
+	return strings.Repeat(get, n-1) + "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"
 }
 
 func closingTests() []test {

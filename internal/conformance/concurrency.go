@@ -14,7 +14,7 @@ func concurrencyTests() []test {
 	return []test{
 		{name: "500 connections x 20 requests", concurrent: true, run: testManyConns},
 		{name: "half-close after requests", run: func(t *testing.T, s *target) {
-			send := get + "HEAD / HTTP/1.1\r\n\r\n" + "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc" + get
+			send := get + "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" + get
 			halfClose(t, s, send, ok+head(ok)+ok+ok)
 		}},
 		{name: "half-close after 1000 requests", run: func(t *testing.T, s *target) {
@@ -27,7 +27,7 @@ func concurrencyTests() []test {
 			halfClose(t, s, "", "")
 		}},
 		{name: "half-close after a bad request", run: func(t *testing.T, s *target) {
-			halfClose(t, s, get+"GET / HTTP/1.1\r\nNo colon\r\n\r\n", ok+badRequest)
+			halfClose(t, s, get+"GET / HTTP/1.1\r\nHost: x\r\nNo colon\r\n\r\n", ok+badRequest)
 		}},
 		{name: "reset mid-pipeline", run: testResets},
 		{name: "reset beside others", concurrent: true, run: testResetsBeside},
@@ -59,8 +59,8 @@ func testManyConns(t *testing.T, s *target) {
 	const conns, requests = 500, 20
 	shapes := []struct{ send, want string }{
 		{get, ok},
-		{"HEAD / HTTP/1.1\r\n\r\n", head(ok)},
-		{"POST /p HTTP/1.1\r\nContent-Length: 7\r\n\r\npayload", ok},
+		{"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", head(ok)},
+		{"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\npayload", ok},
 		{"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", okKeepAlive},
 		{get + get, ok + ok},
 	}
@@ -124,7 +124,7 @@ var resetters = []struct {
 		io.ReadFull(c, make([]byte, 1+round*997%(1000*len(ok))))
 	}},
 	{"in the middle of a body", func(c *net.TCPConn, round int) {
-		io.WriteString(c, get+"POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("b", 1000*(round%10)))
+		io.WriteString(c, get+"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("b", 1000*(round%10)))
 		c.SetReadDeadline(time.Now().Add(ioTimeout))
 		io.ReadFull(c, make([]byte, len(ok)))
 	}},
@@ -187,7 +187,7 @@ func testResetsBeside(t *testing.T, s *target) {
 		c.expect(ok + ok)
 		c.c.Close()
 	}
-	steady.send("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+	steady.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	steady.expect(okClose)
 	steady.expectClosed()
 }

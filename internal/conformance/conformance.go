@@ -83,6 +83,8 @@ func groups() []group {
 		{"wire", wireTests()},
 		{"sockets", socketTests()},
 		{"errors", errorTests()},
+		{"rules", ruleTests()},
+		{"backpressure", backpressureTests()},
 		{"closing", closingTests()},
 		{"timeouts", timeoutTests()},
 		{"splits", splitTests()},

@@ -15,7 +15,7 @@ func bigHeader(n int) string {
 // headOf returns a GET head of exactly n bytes (request line, headers and
 // the empty line), padded with one large header.
 func headOf(n int) string {
-	const line = "GET / HTTP/1.1\r\n"
+	const line = "GET / HTTP/1.1\r\nHost: x\r\n"
 	return line + bigHeader(n-len(line)-2) + "\r\n"
 }
 
@@ -75,14 +75,14 @@ func errorExchanges() []exchange {
 		{name: "505 http0.9", send: "GET / HTTP/0.9\r\n\r\n", want: versionNotSupported, closes: true},
 		{name: "505 http3.1", send: "GET / HTTP/3.1\r\nHost: x\r\n\r\n", want: versionNotSupported, closes: true},
 
-		{name: "answers kept before 400", send: get + "HEAD / HTTP/1.1\r\n\r\n" + "BAD\r\n\r\n" + get,
+		{name: "answers kept before 400", send: get + "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + "BAD\r\n\r\n" + get,
 			want: ok + head(ok) + badRequest, closes: true},
-		{name: "answers kept before 505", send: get + "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nGET " + "GET / HTTP/9.9\r\n\r\n",
+		{name: "answers kept before 505", send: get + "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nGET " + "GET / HTTP/9.9\r\n\r\n",
 			want: ok + ok + versionNotSupported, closes: true},
 		{name: "answers kept before 431", send: get + get + headOf(9000), want: ok + ok + headerTooLarge, closes: true},
-		{name: "answers kept before 413", send: get + "HEAD / HTTP/1.1\r\n\r\n" + "POST / HTTP/1.1\r\nContent-Length: 2000000\r\n\r\nxyz",
+		{name: "answers kept before 413", send: get + "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\nxyz",
 			want: ok + head(ok) + contentTooLarge, closes: true},
-		{name: "answers kept before 501", send: get + "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", want: ok + notImplemented, closes: true},
+		{name: "answers kept before 501", send: get + "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", want: ok + notImplemented, closes: true},
 	}
 }
 
@@ -147,7 +147,7 @@ func testErrorUnderFlood(t *testing.T, s *target) {
 	go func() {
 		defer close(done)
 		c.c.SetWriteDeadline(time.Now().Add(ioTimeout))
-		c.c.Write([]byte("GET / HTTP/1.1\r\nNo colon here\r\n\r\n"))
+		c.c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n"))
 		for range 64 {
 			// The server closes after its drain: a failed write ends the flood.
 			if _, err := c.c.Write([]byte(junk)); err != nil {

@@ -107,15 +107,15 @@ func sameAddr(sa unix.Sockaddr, a *net.TCPAddr) bool {
 var oneWriteBatches = []struct{ name, send, want string }{
 	{"one request", get, ok},
 	{"16 requests", strings.Repeat(get, 16), strings.Repeat(ok, 16)},
-	{"mixed", get + "HEAD / HTTP/1.1\r\n\r\n" + "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello" +
+	{"mixed", get + "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
 		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + strings.Repeat(get, 8),
 		ok + head(ok) + ok + okKeepAlive + strings.Repeat(ok, 8)},
 }
 
 // oneWriteEnds are batches whose last answer ends the connection.
 var oneWriteEnds = []struct{ name, send, want string }{
-	{"ending in a close", strings.Repeat(get, 8) + "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", strings.Repeat(ok, 8) + okClose},
-	{"ending in an error", strings.Repeat(get, 8) + "GET / HTTP/1.1\r\nNo colon\r\n\r\n", strings.Repeat(ok, 8) + badRequest},
+	{"ending in a close", strings.Repeat(get, 8) + "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", strings.Repeat(ok, 8) + okClose},
+	{"ending in an error", strings.Repeat(get, 8) + "GET / HTTP/1.1\r\nHost: x\r\nNo colon\r\n\r\n", strings.Repeat(ok, 8) + badRequest},
 }
 
 // testOneWrite: the answers to the requests of one read leave in one write.

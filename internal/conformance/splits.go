@@ -19,21 +19,21 @@ func splitTests() []test {
 		{name: "request split everywhere", run: func(t *testing.T, s *target) {
 			for _, x := range []struct{ send, want string }{
 				{"GET /split HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n", ok},
-				{"HEAD / HTTP/1.1\r\n\r\n", head(ok)},
+				{"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", head(ok)},
 				{"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", okKeepAlive},
-				{"POST /form HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world", ok},
-				{"\r\nGET / HTTP/1.1\r\n\r\n", ok},
+				{"POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world", ok},
+				{"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", ok},
 			} {
 				splitEverywhere(t, s, x.send, x.want)
 			}
 		}},
 		{name: "bad request split everywhere", run: func(t *testing.T, s *target) {
 			// The closing request split everywhere is in closing.go.
-			send := "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nBad header\r\n\r\n"
+			send := "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n"
 			splitEnding(t, s, "", send, "", ok+badRequest)
 		}},
 		{name: "request split three ways", run: func(t *testing.T, s *target) {
-			send := "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody"
+			send := "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"
 			c := s.dial(t)
 			for i := 1; i < len(send); i++ {
 				for j := i + 1; j < len(send); j += 3 {
@@ -60,17 +60,17 @@ func splitTests() []test {
 		{name: "pipeline 1000", run: func(t *testing.T, s *target) { pipeline(t, s, 1000) }},
 		{name: "pipeline 1000 closing", run: func(t *testing.T, s *target) {
 			c := s.dial(t)
-			c.send(strings.Repeat(get, 999) + "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+			c.send(strings.Repeat(get, 999) + "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 			c.expect(strings.Repeat(ok, 999) + okClose)
 			c.expectClosed()
 		}},
 		{name: "pipeline split everywhere", run: func(t *testing.T, s *target) {
-			send := get + "HEAD / HTTP/1.1\r\n\r\n" + "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi" + get
+			send := get + "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi" + get
 			splitEverywhere(t, s, send, ok+head(ok)+ok+ok)
 		}},
 		{name: "body split everywhere", run: func(t *testing.T, s *target) {
 			bodyText := "0123456789abcdefghijklmnopqrstuvwxyz"
-			send := fmt.Sprintf("PUT / HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s", len(bodyText), bodyText) + get
+			send := fmt.Sprintf("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(bodyText), bodyText) + get
 			splitEverywhere(t, s, send, ok+ok)
 		}},
 		{name: "bodies split at random", run: testBodiesRandom},
@@ -119,8 +119,8 @@ func pipeline(t *testing.T, s *target, n int) {
 	t.Helper()
 	shapes := []struct{ send, want string }{
 		{get, ok},
-		{"HEAD /h HTTP/1.1\r\n\r\n", head(ok)},
-		{"POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", ok},
+		{"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n", head(ok)},
+		{"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", ok},
 		{"GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", okKeepAlive},
 	}
 	var send, want strings.Builder
@@ -149,7 +149,7 @@ func testBodiesRandom(t *testing.T, s *target) {
 		for i := range b {
 			b[i] = "GET /\r\n HTTP/1.1:"[rng.IntN(17)]
 		}
-		stream := fmt.Sprintf("POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s", size, b) + "HEAD / HTTP/1.1\r\n\r\n"
+		stream := fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", size, b) + "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
 		var cuts []int
 		for range 1 + rng.IntN(6) {
 			cuts = append(cuts, rng.IntN(len(stream)))

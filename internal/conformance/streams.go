@@ -111,6 +111,14 @@ func validRequest(rng *rand.Rand) string {
 		b.WriteString(pick(rng, "Connection: keep-alive", "connection: KEEP-ALIVE") + eol)
 	}
 
+	// RFC 9112 §3.2: exactly one Host in HTTP/1.1; in HTTP/1.0 one or none.
+	host := version == "HTTP/1.1" || rng.IntN(2) == 0
+	hostLine := pick(rng, "Host: localhost", "host: 127.0.0.1:8080", "HOST:") + eol
+	hostFirst := rng.IntN(2) == 0
+	if host && hostFirst {
+		b.WriteString(hostLine)
+	}
+
 	length := -1
 	if method == "POST" || method == "PUT" || rng.IntN(10) == 0 {
 		length = pick(rng, 0, 1, 5, rng.IntN(200), rng.IntN(70000))
@@ -121,7 +129,7 @@ func validRequest(rng *rand.Rand) string {
 	for range rng.IntN(6) {
 		switch rng.IntN(6) {
 		case 0:
-			b.WriteString("Host: localhost" + eol)
+			b.WriteString(pick(rng, "X-Forwarded-Host: localhost", "Hosts: a") + eol)
 		case 1:
 			fmt.Fprintf(&b, "X-%s: %s%s", word(rng), word(rng), eol)
 		case 2:
@@ -140,6 +148,9 @@ func validRequest(rng *rand.Rand) string {
 	}
 	if length >= 0 {
 		fmt.Fprintf(&b, "Content-Length: %s%d%s", pick(rng, "", "0", " "), length, eol)
+	}
+	if host && !hostFirst {
+		b.WriteString(hostLine)
 	}
 	b.WriteString(eol)
 	if length > 0 {
@@ -176,7 +187,7 @@ func word(rng *rand.Rand) string {
 // invalidRequest draws something the contract answers with an error, or
 // bytes that are not a request at all.
 func invalidRequest(rng *rand.Rand) string {
-	switch rng.IntN(14) {
+	switch rng.IntN(16) {
 	case 0:
 		b := make([]byte, 1+rng.IntN(64))
 		for i := range b {
@@ -208,6 +219,10 @@ func invalidRequest(rng *rand.Rand) string {
 		return strings.Repeat(pick(rng, "\r\n", "\n", " ", "\r"), 1+rng.IntN(10))
 	case 12:
 		return "GET / HTTP/1.1\r\n" + strings.Repeat("X-Many: headers\r\n", 400+rng.IntN(400)) + "\r\n"
+	case 13:
+		return pick(rng, "GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n")
+	case 14:
+		return "GET / HTTP/1.1\r\nHost: a\r\nX: " + pick(rng, "a\rb", "\x00", "a\r", "a\r\n b") + "\r\n\r\n"
 	default:
 		return "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + strings.Repeat("\x00", rng.IntN(300))
 	}

@@ -96,9 +96,14 @@ type head struct {
 	fail   []byte   // the error response, when the head is bad
 }
 
-// parseHead reads one request head from the front of b. Errors are found in
-// byte order (the first bad line, or the head outgrowing MaxHead, wins), so
-// the answer is the same however the bytes were split across reads.
+// parseHead reads one request head from the front of b. The checks run in
+// the contract's order, and the first that fails answers: the request line
+// (400, then 505 for the version), the size of the head (431), each header
+// line (400), Transfer-Encoding (501), Content-Length (400, then 413), Host
+// (400). The header lines are judged only once the whole head is within
+// MaxHead, so the answer is the same however the bytes were split across
+// reads. A request line with no end within MaxHead bytes cannot be judged
+// and is a head over the limit.
 func parseHead(b []byte) head {
 	// RFC 9112 §2.2: empty lines before a request line are ignored.
 	start := 0
@@ -131,11 +136,8 @@ func parseHead(b []byte) head {
 	if fail != nil {
 		return head{fail: fail}
 	}
-	var (
-		length           int64 = -1
-		close, keepAlive bool
-		pos              = eol + 1
-	)
+	var f fields
+	pos := eol + 1
 	for {
 		eol = bytes.IndexByte(window[pos:], '\n')
 		if eol < 0 {
@@ -146,34 +148,18 @@ func parseHead(b []byte) head {
 		if len(line) == 0 {
 			break // the empty line: the head is complete
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isToken(line[:colon]) {
-			return head{fail: BadRequest}
-		}
-		name, value := line[:colon], trimSpace(line[colon+1:])
-		switch {
-		case equalFold(name, "content-length"):
-			n, ok := parseLength(value)
-			if !ok || (length >= 0 && n != length) {
-				return head{fail: BadRequest}
-			}
-			if n > MaxBody {
-				return head{fail: ContentTooLarge}
-			}
-			length = n
-		case equalFold(name, "transfer-encoding"):
-			return head{fail: NotImplemented}
-		case equalFold(name, "connection"):
-			c, k := connectionTokens(value)
-			close, keepAlive = close || c, keepAlive || k
-		}
+		f.add(line)
+	}
+	length, fail := f.check(minor)
+	if fail != nil {
+		return head{fail: fail}
 	}
 
 	kind := kindKeep
 	switch {
-	case close:
+	case f.close:
 		kind = kindClose
-	case minor == 0 && keepAlive:
+	case minor == 0 && f.keepAlive:
 		kind = kindKeepAlive10
 	case minor == 0:
 		kind = kindClose
@@ -181,10 +167,85 @@ func parseHead(b []byte) head {
 	if isHead {
 		kind += kindHead
 	}
-	if length < 0 {
-		length = 0
-	}
 	return head{used: start + pos, kind: kind, length: length}
+}
+
+// fields is what a head's header lines say, gathered line by line and
+// judged by check once the head is complete.
+type fields struct {
+	badLine   bool   // a line without a colon, a name that is not a token, or CR or NUL in a value
+	encoded   bool   // a Transfer-Encoding header
+	hasLength bool   // a Content-Length header
+	badLength bool   // a Content-Length that is not a decimal number, or two that differ
+	length    []byte // the first Content-Length's digits, leading zeros dropped
+	hosts     int    // Host headers
+
+	close, keepAlive bool // the Connection tokens seen
+}
+
+// add takes one header line (its line ending removed). After a bad line the
+// rest are not looked at: that line's 400 comes before anything they hold.
+func (f *fields) add(line []byte) {
+	if f.badLine {
+		return
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 || !isToken(line[:colon]) {
+		f.badLine = true
+		return
+	}
+	name, value := line[:colon], trimSpace(line[colon+1:])
+	// RFC 9110 §5.5: CR, LF and NUL are never valid in a field value. A
+	// line ends at its LF, so the value cannot hold one: an LF that a
+	// sender meant inside a value (obsolete line folding) leaves a next
+	// line that starts with whitespace, and so has no token before its
+	// colon.
+	if !validValue(value) {
+		f.badLine = true
+		return
+	}
+	switch {
+	case equalFold(name, "content-length"):
+		if !isDecimal(value) {
+			f.badLength = true
+			return
+		}
+		digits := bytes.TrimLeft(value, "0")
+		if f.hasLength && !bytes.Equal(digits, f.length) {
+			f.badLength = true
+		}
+		f.hasLength, f.length = true, digits
+	case equalFold(name, "transfer-encoding"):
+		f.encoded = true
+	case equalFold(name, "host"):
+		f.hosts++
+	case equalFold(name, "connection"):
+		c, k := connectionTokens(value)
+		f.close, f.keepAlive = f.close || c, f.keepAlive || k
+	}
+}
+
+// check judges a complete head's header lines in the contract's order and
+// returns the body's length, or the error response.
+func (f *fields) check(minor byte) (int64, []byte) {
+	switch {
+	case f.badLine:
+		return 0, BadRequest
+	case f.encoded:
+		return 0, NotImplemented
+	case f.badLength:
+		return 0, BadRequest
+	}
+	length := parseLength(f.length)
+	if length > MaxBody {
+		return 0, ContentTooLarge
+	}
+	// RFC 9112 §3.2: an HTTP/1.1 request needs exactly one Host; an
+	// HTTP/1.0 request may have none, and no request may have two.
+	if f.hosts > 1 || (minor == 1 && f.hosts == 0) {
+		return 0, BadRequest
+	}
+	return length, nil
 }
 
 // parseRequestLine checks METHOD SP TARGET SP HTTP/x.y and returns whether
@@ -214,25 +275,38 @@ func parseRequestLine(line []byte) (isHead bool, minor byte, fail []byte) {
 	return string(method) == "HEAD", v[7] - '0', nil
 }
 
-// parseLength reads a Content-Length value: decimal digits only. Values past
-// MaxBody are reported as MaxBody+1, so huge numbers cannot overflow.
-func parseLength(v []byte) (int64, bool) {
-	if len(v) == 0 {
-		return 0, false
-	}
+// parseLength reads a Content-Length's decimal digits (an empty value is
+// 0). Values past MaxBody are reported as MaxBody+1, so huge numbers cannot
+// overflow.
+func parseLength(digits []byte) int64 {
 	var n int64
-	for _, c := range v {
-		if !isDigit(c) {
-			return 0, false
-		}
+	for _, c := range digits {
 		if n <= MaxBody {
 			n = n*10 + int64(c-'0')
 		}
 	}
-	if n > MaxBody {
-		n = MaxBody + 1
+	return min(n, MaxBody+1)
+}
+
+// isDecimal reports whether v is one or more decimal digits.
+func isDecimal(v []byte) bool {
+	for _, c := range v {
+		if !isDigit(c) {
+			return false
+		}
 	}
-	return n, true
+	return len(v) > 0
+}
+
+// validValue reports whether a field value is free of CR and NUL (LF cannot
+// occur: it ends the line).
+func validValue(v []byte) bool {
+	for _, c := range v {
+		if c == '\r' || c == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // connectionTokens looks for "close" and "keep-alive" in a comma-separated

@@ -11,12 +11,16 @@ import (
 // Fail; the unconsumed rest never exceeds MaxHead.
 func FuzzServe(f *testing.F) {
 	for _, s := range []string{
-		"GET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
 		"HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
-		"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nConnection: close\r\n\r\n",
-		"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"GET / HTTP/2.0\r\n\r\n",
-		"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"GET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\x00\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: x\r\nno colon\r\nTransfer-Encoding: y\r\n\r\n",
 	} {
 		f.Add([]byte(s), uint16(len(s)/2))
 	}
