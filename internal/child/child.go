@@ -34,6 +34,10 @@ const stderrKept = 4096
 // Options says how Start runs the child. The zero value runs
 // `exe serve ARGS... -addr 127.0.0.1:0` directly.
 type Options struct {
+	// Addr is the address the server listens on; empty: 127.0.0.1:0. A
+	// server run inside a network namespace listens on that namespace's
+	// address.
+	Addr string
 	// Prefix is a command put in front of the readiness binary, such as
 	// strace and its flags. The server's signals go to the server, not to
 	// the prefix: see Find.
@@ -75,12 +79,16 @@ type Server struct {
 
 var listeningRE = regexp.MustCompile(`listening on ([^\s,;()]+)`)
 
-// Start runs `[PREFIX...] exe serve args... -addr 127.0.0.1:0` and waits,
+// Start runs `[PREFIX...] exe serve args... -addr ADDR` and waits,
 // up to StartTimeout or until ctx is done, for the line on its stdout that
 // says where it listens. ctx bounds only the start; Stop ends the server.
 func Start(ctx context.Context, exe string, args []string, o Options) (*Server, error) {
 	argv := append(append([]string(nil), o.Prefix...), exe, "serve")
-	argv = append(append(argv, args...), "-addr", "127.0.0.1:0")
+	addr := o.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	argv = append(append(argv, args...), "-addr", addr)
 	s := &Server{
 		name:   strings.Join(append([]string{"serve"}, args...), " "),
 		cmd:    exec.Command(argv[0], argv[1:]...),

@@ -1,0 +1,6 @@
+//go:build !amd64
+
+package journey
+
+// sysNames is empty off amd64: system calls are shown as "syscall_NR".
+var sysNames = map[int64]string{}
