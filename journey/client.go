@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/readinesslab/readiness/internal/proto"
@@ -28,7 +27,8 @@ type ClientResult struct {
 // line on in (the recorder has started), runs its script against addr and
 // writes a ClientResult as one JSON line. With conns 0 the script is one
 // connection, a request, pause, a second request on it, close; with conns
-// N it is a burst of N connections, each sending one request and closing.
+// N it is a burst of N connections in a row, 1 ms apart, each sending one
+// request and closing.
 func RunClient(in io.Reader, out io.Writer, addr string, conns int, pause time.Duration) error {
 	fmt.Fprintln(out, "ready")
 	if _, err := bufio.NewReader(in).ReadString('\n'); err != nil {
@@ -68,31 +68,25 @@ func twoRequests(addr string, pause time.Duration) ([]int, error) {
 	return ports, c.Close()
 }
 
-// burst opens conns connections at once, each asking once and closing.
+// burstGap is the pause between the connections of a burst: long enough
+// for every loop to be asleep in epoll_wait again when the next arrives,
+// so each connection shows whom its arrival wakes.
+const burstGap = time.Millisecond
+
+// burst makes conns connections in a row, each asking once and closing.
 func burst(addr string, conns int) ([]int, error) {
-	var (
-		mu    sync.Mutex
-		ports []int
-		first error
-		wg    sync.WaitGroup
-	)
+	var ports []int
 	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			port, err := once(addr)
-			mu.Lock()
-			defer mu.Unlock()
-			if port != 0 {
-				ports = append(ports, port)
-			}
-			if err != nil && first == nil {
-				first = err
-			}
-		}()
+		port, err := once(addr)
+		if port != 0 {
+			ports = append(ports, port)
+		}
+		if err != nil {
+			return ports, fmt.Errorf("connection %d: %w", i+1, err)
+		}
+		time.Sleep(burstGap)
 	}
-	wg.Wait()
-	return ports, first
+	return ports, nil
 }
 
 func once(addr string) (int, error) {

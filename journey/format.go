@@ -146,15 +146,15 @@ func (r Result) writeSummary(w io.Writer, md bool) {
 		fmt.Fprintln(w)
 	}
 	if h := r.Summary.Herd; h != nil {
-		fmt.Fprintf(w, "%d connections, %d accepted; per accepted connection: %.2f accept4 calls, %.2f epoll returns; %d wakes found nothing (epoll returned 0 or accept4 EAGAIN); %d wake-ups went back to sleep inside epoll_wait (inferred from sched events)\n\n",
-			h.Conns, h.Accepted, h.AcceptsPer, h.WakesPer, h.EmptyWakes, h.Absorbed)
-		row("loop tid", "accepts", "EAGAIN", "epoll ret", "ret 0", "wake-ups", "slept again")
+		fmt.Fprintf(w, "%d connections, %d accepted. Per accepted connection: %.2f loop wake-ups, %.2f epoll returns, %.2f accept4 calls. %d wakes found nothing (a blocking epoll wait returned 0, or its accept4 calls all got EAGAIN); %d wake-ups ended asleep again with no epoll return (inferred from sched events).\n\n",
+			h.Conns, h.Accepted, h.WakeupsPer, h.ReturnsPer, h.AcceptsPer, h.EmptyWakes, h.Absorbed)
+		row("loop tid", "accepts", "EAGAIN", "wake-ups", "epoll ret", "ret 0", "only EAGAIN", "slept again")
 		if md {
-			row("---:", "---:", "---:", "---:", "---:", "---:", "---:")
+			row("---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:")
 		}
 		for _, l := range h.Loops {
-			row(fmt.Sprint(l.TID), fmt.Sprint(l.Accepts), fmt.Sprint(l.AcceptEAGAIN), fmt.Sprint(l.Returns),
-				fmt.Sprint(l.EmptyReturns), fmt.Sprint(l.Wakeups), fmt.Sprint(l.Absorbed))
+			row(fmt.Sprint(l.TID), fmt.Sprint(l.Accepts), fmt.Sprint(l.AcceptEAGAIN), fmt.Sprint(l.Wakeups),
+				fmt.Sprint(l.Returns), fmt.Sprint(l.EmptyReturns), fmt.Sprint(l.EmptyAccepts), fmt.Sprint(l.Absorbed))
 		}
 		fmt.Fprintln(w)
 		return
