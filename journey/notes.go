@@ -24,7 +24,7 @@ func writeNotes(tl *Timeline) {
 				e.Note += netpollDelay(intField(e.Args, "delay"))
 			}
 		case SourceSyscall:
-			if e.PID == tl.Meta.ClientPID && isWrite(e.Name) && intField(e.Args, "fd") > 2 && intField(e.Args, "ret") > 0 {
+			if e.PID == tl.Meta.ClientPID && isWrite(e.Name) && onConn(*e) && intField(e.Args, "ret") > 0 {
 				requests++
 			}
 			e.Note = tl.syscallNote(e, requests)
@@ -69,9 +69,9 @@ func (tl *Timeline) syscallNote(e *Event, requests int) string {
 	switch {
 	case client && e.Name == "connect":
 		return "the client's connect: the SYN goes out and the handshake completes in softirqs"
-	case client && isWrite(e.Name) && ret > 0:
+	case client && isWrite(e.Name) && ret > 0 && onConn(*e):
 		return fmt.Sprintf("the client's request %d (%d bytes): loopback or veth transmit and the receive softirq ran inside this call", requests, ret)
-	case client && isRead(e.Name) && ret > 0 && intField(e.Args, "fd") > 2:
+	case client && isRead(e.Name) && ret > 0 && onConn(*e):
 		return fmt.Sprintf("the client has the response (%d bytes)", ret)
 	case client && isRead(e.Name) && errno == "EAGAIN":
 		return "the client's read finds nothing yet: its goroutine parks until the response wakes it"

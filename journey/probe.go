@@ -76,22 +76,48 @@ func AddProbes(binary, group string) (*ProbeSet, error) {
 	for sc.Scan() {
 		have[strings.TrimSpace(sc.Text())] = true
 	}
+	var want []Probe
 	for _, p := range Probes {
-		if !have[p.Func] {
-			ps.Missing = append(ps.Missing, fmt.Sprintf("uprobe %s: no such symbol in the server binary (inlined or renamed in this Go version)", p.Func))
+		if have[p.Func] {
+			want = append(want, p)
 			continue
 		}
-		spec := fmt.Sprintf("%s:%s=%s", group, probeEvent(p.Func), p.Func)
-		if p.Args != "" {
-			spec += " " + p.Args
+		ps.Missing = append(ps.Missing, fmt.Sprintf("uprobe %s: no such symbol in the server binary (inlined or renamed in this Go version)", p.Func))
+	}
+	// One perf probe for all is quick; if it fails, one at a time names
+	// the probe that cannot be added.
+	args := []string{"probe", "-q", "-x", binary}
+	for _, p := range want {
+		args = append(args, "--add", ps.spec(p))
+	}
+	if len(want) > 0 {
+		if _, err := exec.Command("perf", args...).CombinedOutput(); err == nil {
+			ps.Added = want
+			return ps, nil
 		}
-		if msg, err := exec.Command("perf", "probe", "-q", "-x", binary, "--add", spec).CombinedOutput(); err != nil {
+		// Whatever the failed run added goes before the retry.
+		ps.Added = want
+		if err := ps.Remove(); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range want {
+		if msg, err := exec.Command("perf", "probe", "-q", "-x", binary, "--add", ps.spec(p)).CombinedOutput(); err != nil {
 			ps.Missing = append(ps.Missing, fmt.Sprintf("uprobe %s: perf probe --add failed: %s", p.Func, firstLine(msg, err)))
 			continue
 		}
 		ps.Added = append(ps.Added, p)
 	}
 	return ps, nil
+}
+
+// spec is perf probe's definition of p in the group.
+func (ps *ProbeSet) spec(p Probe) string {
+	s := fmt.Sprintf("%s:%s=%s", ps.Group, probeEvent(p.Func), p.Func)
+	if p.Args != "" {
+		s += " " + p.Args
+	}
+	return s
 }
 
 // Remove deletes every probe of the group; it is safe to call twice.

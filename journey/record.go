@@ -44,7 +44,7 @@ func startSession(ctx context.Context, dir, name string, args []string) (*sessio
 			return nil, fmt.Errorf("mkfifo %s: %w", p, err)
 		}
 	}
-	argv := append([]string{"record", "-q", "-k", "mono", "-D", "-1",
+	argv := append([]string{"record", "-q", "-B", "-N", "-k", "mono", "-D", "-1",
 		"--control", "fifo:" + ctlPath + "," + ackPath, "-o", s.data}, args...)
 	s.cmd = exec.Command("perf", argv...)
 	s.cmd.Stderr = &s.stderr
@@ -98,10 +98,24 @@ func startSession(ctx context.Context, dir, name string, args []string) (*sessio
 	return s, nil
 }
 
-// stop ends the recording with SIGINT, as ^C would, and waits for perf to
-// write its file, killing it after perfStopTimeout.
+// stop disables the events, so every one recorded is in perf's buffers
+// when it is told to finish, then ends the recording with SIGINT, as ^C
+// would, and waits for perf to write its file, killing it after
+// perfStopTimeout.
 func (s *session) stop() error {
 	defer s.close()
+	if _, err := s.ctl.WriteString("disable\n"); err == nil {
+		got := make(chan struct{})
+		go func() {
+			_, _ = s.ack.ReadString('\n')
+			close(got)
+		}()
+		select {
+		case <-got:
+		case <-s.exited:
+		case <-time.After(perfStopTimeout):
+		}
+	}
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-s.exited:

@@ -13,6 +13,8 @@ const (
 // roleStats is what one server thread did in the capture.
 type roleStats struct {
 	calls, sleeps, futexes int
+	loopWaits              int // epoll waits on an epoll fd of the program's own
+	unknownWaits           int // epoll waits entered before the capture: fd unknown
 	waits                  int // epoll waits that returned
 	netpolls               int // entries into runtime.netpoll (an uprobe)
 	blockingPolls          int // of those and of the waits, the ones with a timeout
@@ -21,13 +23,30 @@ type roleStats struct {
 
 // inferRoles gives each server thread a role from what it did, by the
 // rules `readiness trace` uses (trace/threads.go), with the netpoll uprobe
-// as the evidence of the runtime's own epoll waits where trace reads the
-// registrations' data words: a thread whose epoll waits never follow an
-// entry into runtime.netpoll runs an event loop of its own.
+// as the evidence of the runtime's own epoll instance where trace reads
+// the registrations' data words: an epoll wait entered right after an
+// entry into runtime.netpoll on the same thread is the runtime's, and
+// every other wait on that epoll fd too; a thread waiting on another
+// epoll fd runs an event loop of its own.
 func inferRoles(evs []Event, m Meta) map[int]string {
 	stats := map[int]*roleStats{}
 	accepted := map[int64]bool{}
 	netpollProbe := false
+	runtimeEpfd := map[int64]bool{}
+	lastPoll, lastExit := map[int]int64{}, map[int]int64{}
+	for _, e := range evs {
+		switch {
+		case e.PID != m.ServerPID:
+		case e.Source == SourceUprobe && e.Name == "runtime.netpoll":
+			lastPoll[e.TID] = e.ns
+		case e.Source == SourceSyscall:
+			if isWait(e.Name) && e.enterNS != 0 && lastPoll[e.TID] > lastExit[e.TID] && lastPoll[e.TID] <= e.enterNS {
+				runtimeEpfd[intField(e.Args, "epfd")] = true
+			}
+			lastExit[e.TID] = e.ns
+		}
+	}
+	ownEpoll := false
 	for _, e := range evs {
 		if e.PID != m.ServerPID {
 			continue
@@ -54,8 +73,15 @@ func inferRoles(evs []Event, m Meta) map[int]string {
 			s.sleeps++
 		case e.Name == "futex":
 			s.futexes++
-		case e.Name == "epoll_wait" || e.Name == "epoll_pwait" || e.Name == "epoll_pwait2":
+		case isWait(e.Name):
 			s.waits++
+			switch {
+			case e.enterNS == 0:
+				s.unknownWaits++
+			case !runtimeEpfd[intField(e.Args, "epfd")]:
+				s.loopWaits++
+				ownEpoll = true
+			}
 			if t, ok := e.Args["timeout_ms"].(int64); ok && t != 0 {
 				s.blockingPolls++
 			}
@@ -73,6 +99,13 @@ func inferRoles(evs []Event, m Meta) map[int]string {
 	roles := map[int]string{}
 	sysmon, most := 0, 0
 	for tid, s := range stats {
+		if ownEpoll {
+			// The program waits on epoll fds of its own: a wait of
+			// unknown fd on a thread of no netpoll is one of them.
+			if s.netpolls == 0 {
+				s.loopWaits += s.unknownWaits
+			}
+		}
 		roles[tid] = s.role(netpollProbe)
 		// Only one thread is sysmon: the one that sleeps most; others
 		// sleep briefly while spinning for work.
@@ -90,7 +123,7 @@ func inferRoles(evs []Event, m Meta) map[int]string {
 
 func (s *roleStats) role(netpollProbe bool) string {
 	switch {
-	case s.waits > 0 && netpollProbe && s.netpolls == 0:
+	case s.loopWaits > 0 && netpollProbe:
 		return RoleLoop
 	case s.waits > 0 && !netpollProbe && s.connIO > 0:
 		// Without the uprobe a Go thread polling and serving looks the
@@ -104,4 +137,9 @@ func (s *roleStats) role(netpollProbe bool) string {
 		return RoleNetpoller
 	}
 	return RoleOther
+}
+
+// isWait reports an epoll wait.
+func isWait(name string) bool {
+	return name == "epoll_wait" || name == "epoll_pwait" || name == "epoll_pwait2"
 }

@@ -54,7 +54,7 @@ func (tl *Timeline) Summarize() Summary {
 	n := 0
 	for i, e := range evs {
 		if e.PID == tl.Meta.ClientPID && e.Source == SourceSyscall && isWrite(e.Name) &&
-			intField(e.Args, "fd") > 2 && intField(e.Args, "ret") > 0 && e.enterNS != 0 {
+			onConn(e) && intField(e.Args, "ret") > 0 && e.enterNS != 0 {
 			n++
 			out.Requests = append(out.Requests, tl.path(n, i))
 		}

@@ -29,3 +29,6 @@ var sysNames = map[int64]string{
 	unix.SYS_GETRANDOM: "getrandom", unix.SYS_FSTAT: "fstat", unix.SYS_NEWFSTATAT: "newfstatat",
 	unix.SYS_PIDFD_OPEN: "pidfd_open", unix.SYS_WAITID: "waitid", unix.SYS_PIDFD_SEND_SIGNAL: "pidfd_send_signal",
 }
+
+// goAheadRead is read(2): the client reads its go-ahead from stdin.
+const goAheadRead = unix.SYS_READ

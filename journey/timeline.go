@@ -90,6 +90,15 @@ func Build(samples []Sample, m Meta) *Timeline {
 		tl.Missing = append(tl.Missing, "no event of the client process was recorded")
 		return tl
 	}
+	// The script starts when the client reads its go-ahead on stdin.
+	for _, s := range samples {
+		if s.PID == m.ClientPID && s.Event == "raw_syscalls:sys_exit" && s.NS >= first {
+			if f := s.Fields(); intField(f, "id") == goAheadRead && intField(f, "ret") > 0 {
+				first = s.NS
+				break
+			}
+		}
+	}
 	from, to := first-windowBefore, last+windowAfter
 	probes := probeFuncs(m.Group)
 	enters := map[int]Sample{}
@@ -119,6 +128,7 @@ func Build(samples []Sample, m Meta) *Timeline {
 		}
 	}
 	evs = dropStraySoftirqs(evs, ours)
+	markConns(evs)
 	tl.t0 = firstRequestWrite(evs, m.ClientPID)
 	if tl.t0 == 0 {
 		tl.Missing = append(tl.Missing, "the client's first request write was not recorded: times are from the client's first event")
@@ -142,6 +152,33 @@ func Build(samples []Sample, m Meta) *Timeline {
 	}
 	writeNotes(tl)
 	return tl
+}
+
+// Complete says whether the capture holds the whole script: every request
+// the client made, its answer read, and the server's write of each.
+func (tl *Timeline) Complete() error {
+	want := 2
+	if tl.Meta.Conns > 0 {
+		want = tl.Meta.Conns
+	}
+	var writes, reads, responses int
+	for _, e := range tl.Events {
+		if e.Source != SourceSyscall || intField(e.Args, "ret") <= 0 {
+			continue
+		}
+		switch {
+		case e.PID == tl.Meta.ClientPID && isWrite(e.Name) && onConn(e):
+			writes++
+		case e.PID == tl.Meta.ClientPID && isRead(e.Name) && onConn(e):
+			reads++
+		case e.PID == tl.Meta.ServerPID && isWrite(e.Name) && onConn(e):
+			responses++
+		}
+	}
+	if writes < want || reads < want || responses < want {
+		return fmt.Errorf("incomplete capture: perf recorded %d of the client's %d requests, %d of its reads of the response, %d of the server's responses", writes, want, reads, responses)
+	}
+	return nil
 }
 
 // us is a duration in nanoseconds as microseconds, to 0.1 µs.
@@ -303,9 +340,41 @@ func isRead(name string) bool {
 // entered the kernel.
 func firstRequestWrite(evs []Event, client int) int64 {
 	for _, e := range evs {
-		if e.PID == client && e.Source == SourceSyscall && isWrite(e.Name) && e.enterNS != 0 && intField(e.Args, "fd") > 2 {
+		if e.PID == client && e.Source == SourceSyscall && isWrite(e.Name) && e.enterNS != 0 && onConn(e) {
 			return e.enterNS
 		}
 	}
 	return 0
+}
+
+// markConns adds "conn": true to the system calls on a TCP connection of
+// the script: an fd the client connected or the server accepted in the
+// capture, until it is closed.
+func markConns(evs []Event) {
+	conns := map[[2]int64]bool{} // pid, fd
+	for i := range evs {
+		e := &evs[i]
+		if e.Source != SourceSyscall {
+			continue
+		}
+		ret := intField(e.Args, "ret")
+		key := [2]int64{int64(e.PID), intField(e.Args, "fd")}
+		switch {
+		case e.Name == "connect" && (ret == 0 || strField(e.Args, "errno") == "EINPROGRESS"):
+			conns[key] = true
+		case (e.Name == "accept4" || e.Name == "accept") && ret >= 0:
+			conns[[2]int64{int64(e.PID), ret}] = true
+		case conns[key] && (isRead(e.Name) || isWrite(e.Name) || e.Name == "close" || e.Name == "shutdown"):
+			e.Args["conn"] = true
+			if e.Name == "close" {
+				delete(conns, key)
+			}
+		}
+	}
+}
+
+// onConn reports a system call on one of the script's connections.
+func onConn(e Event) bool {
+	c, _ := e.Args["conn"].(bool)
+	return c
 }
