@@ -86,7 +86,9 @@ func KeyPath(r Result, n int) ([]Step, error) {
 		}})
 	}
 	wants = append(wants,
-		want{"server read", func(e Event) bool { return e.PID != client && sys(e, isRead) && onConn(e) && intField(e.Args, "ret") > 0 }},
+		want{"server read", func(e Event) bool {
+			return e.PID != client && sys(e, isRead) && onConn(e) && intField(e.Args, "ret") > 0
+		}},
 	)
 	for _, w := range wants {
 		if !find(w.what, w.pred) {
@@ -96,7 +98,9 @@ func KeyPath(r Result, n int) ([]Step, error) {
 	// The client is woken from the softirq inside the server's write,
 	// before the write returns: both are looked for after the read.
 	read := at
-	if !find("server write", func(e Event) bool { return e.PID != client && sys(e, isWrite) && onConn(e) && intField(e.Args, "ret") > 0 }) {
+	if !find("server write", func(e Event) bool {
+		return e.PID != client && sys(e, isWrite) && onConn(e) && intField(e.Args, "ret") > 0
+	}) {
 		return steps, fmt.Errorf("%s request %d: no server write after its read", r.Model, n)
 	}
 	written := at

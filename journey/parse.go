@@ -110,10 +110,14 @@ func atoi(s string) int64 {
 	return n
 }
 
-// intField is a numeric field, or -1 when it is absent.
+// intField is a numeric field, or -1 when it is absent. A journey read
+// back from JSON holds its numbers as float64.
 func intField(f map[string]any, name string) int64 {
-	if v, ok := f[name].(int64); ok {
+	switch v := f[name].(type) {
+	case int64:
 		return v
+	case float64:
+		return int64(v)
 	}
 	return -1
 }
