@@ -32,8 +32,10 @@ func (tl *Timeline) Result(missing []string) Result {
 }
 
 // shown reports the events the text and Markdown timelines show: the
-// JSON keeps every one. Left out: the runtime's scheduling chatter
-// (execute, futex calls and sleeps of threads off the path) and sysmon.
+// JSON keeps every one. Left out: sysmon; the runtime's scheduling chatter
+// (execute, futexsleep, sleeps); the client's own runtime (its futexes and
+// polls) and socket options; and other tasks' scheduling, except the
+// wake-ups of the server's and client's threads.
 func shown(e Event) bool {
 	if e.Role == RoleSysmon {
 		return false
@@ -41,6 +43,12 @@ func shown(e Event) bool {
 	switch e.Name {
 	case "runtime.execute", "runtime.futexsleep", "nanosleep", "clock_nanosleep", "sched_yield",
 		"rt_sigreturn", "getpid", "tgkill", "madvise", "mmap", "munmap":
+		return false
+	}
+	if e.Role == RoleClient && e.Source == SourceSyscall {
+		return e.Name == "connect" || onConn(e)
+	}
+	if e.Role == RoleOther && e.Name == "sched:sched_switch" {
 		return false
 	}
 	return true

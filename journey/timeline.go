@@ -307,11 +307,14 @@ func dropStraySoftirqs(evs []Event, ours func(int) bool) []Event {
 			if e.Name == "irq:softirq_exit" {
 				delete(open, e.CPU)
 			}
-		default: // a packet event on one of our devices
+		case strings.HasPrefix(e.Name, "net:") || strings.HasPrefix(e.Name, "napi:"):
+			// A packet on one of the script's devices: its softirq stays.
 			keep[i] = true
 			for _, j := range pending[e.CPU] {
 				keep[j] = true
 			}
+		default: // the scheduler's events about our threads
+			keep[i] = true
 		}
 		if e.Name == "irq:softirq_exit" && foreign && len(pending[e.CPU]) > 0 && keep[pending[e.CPU][0]] {
 			keep[i] = true
