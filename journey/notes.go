@@ -136,7 +136,7 @@ func (tl *Timeline) tracepointNote(e *Event, softirq bool) string {
 		return fmt.Sprintf("NAPI polls %s (%d of %d budget): the NIC-like receive path", strField(e.Args, "dev"), intField(e.Args, "work"), intField(e.Args, "budget"))
 	case "irq:softirq_entry":
 		if strField(e.Args, "action") == "NET_RX" {
-			return "the NET_RX softirq starts " + where + ": no interrupt, it runs on the way out of the sender's own softirq-disabled section"
+			return "the NET_RX softirq starts " + where + ": no interrupt (it runs where the sender re-enables softirqs: inferred from the source)"
 		}
 		return strField(e.Args, "action") + " softirq starts " + where
 	case "irq:softirq_exit":

@@ -99,12 +99,11 @@ func inferRoles(evs []Event, m Meta) map[int]string {
 	roles := map[int]string{}
 	sysmon, most := 0, 0
 	for tid, s := range stats {
-		if ownEpoll {
+		if ownEpoll && s.netpolls == 0 && s.connIO > 0 {
 			// The program waits on epoll fds of its own: a wait of
-			// unknown fd on a thread of no netpoll is one of them.
-			if s.netpolls == 0 {
-				s.loopWaits += s.unknownWaits
-			}
+			// unknown fd on a thread that serves connections and never
+			// enters netpoll is one of them.
+			s.loopWaits += s.unknownWaits
 		}
 		roles[tid] = s.role(netpollProbe)
 		// Only one thread is sysmon: the one that sleeps most; others
