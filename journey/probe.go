@@ -39,8 +39,10 @@ type Probe struct {
 var Probes = []Probe{
 	{"runtime.netpoll", "delay=%ax:s64", "the runtime polls its epoll instance"},
 	{"runtime.netpollready", "", "a pollDesc is ready: the goroutine parked on it is collected"},
+	{"runtime.netpollunblock", "", "the goroutine parked in a pollDesc is taken out to run"},
 	{"runtime.injectglist", "", "the goroutines netpoll collected are put on run queues"},
 	{"runtime.ready", "", "a goroutine is made runnable"},
+	{"runtime.goready", "", "a goroutine is made runnable (goready)"},
 	{"runtime.execute", "", "the scheduler runs a goroutine on this thread (M)"},
 	{"runtime.stopm", "", "the thread (M) has no work and parks"},
 	{"runtime.startm", "", "an M is started or unparked to run a P"},
@@ -148,6 +150,20 @@ func (ps *ProbeSet) funcOf() map[string]Probe {
 		m[ps.Group+":"+probeEvent(p.Func)] = p
 	}
 	return m
+}
+
+// NoKprobes is the entry of a journey's missing list on a kernel without
+// kprobes: the kernel functions without a tracepoint stay unseen.
+const NoKprobes = "kprobe ep_poll_callback: this kernel has no kprobes (no kprobe_events in tracefs); sk_data_ready and sched_waking bracket it, so that step is inferred"
+
+// HasKprobes reports whether the kernel offers kprobes through tracefs.
+func HasKprobes() bool {
+	for _, dir := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+		if _, err := os.Stat(dir + "/kprobe_events"); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // MissingTracepoints lists the tracepoints this kernel lacks, each with

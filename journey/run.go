@@ -60,6 +60,9 @@ func NewRecorder(exe string) (*Recorder, error) {
 		return nil, err
 	}
 	r.Missing = append(r.Missing, r.Probes.Missing...)
+	if !HasKprobes() {
+		r.Missing = append(r.Missing, NoKprobes)
+	}
 	return r, nil
 }
 

@@ -166,6 +166,9 @@ func journeys(ctx context.Context, names []string, netName, extra string, conns 
 		}
 		o := journey.Options{Model: name, Serve: serve, Pair: pair, Conns: conns, Pause: pause, Raw: raw}
 		tl, err := journeyOnce(ctx, rec, o)
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: interrupted; probes and namespaces removed: %w", name, ctx.Err())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}

@@ -143,9 +143,9 @@ func TestJourneyInterrupted(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err == nil {
-			t.Errorf("exit 0 after SIGINT: %s", errb.String())
+	case <-done:
+		if code := cmd.ProcessState.ExitCode(); code != 130 {
+			t.Errorf("exit %d after SIGINT, want 130: %s", code, errb.String())
 		}
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
