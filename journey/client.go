@@ -2,14 +2,12 @@ package journey
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"time"
 
-	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/trace"
 )
 
@@ -58,11 +56,11 @@ func twoRequests(addr string, pause time.Duration) ([]int, error) {
 	defer c.Close()
 	ports := []int{c.LocalAddr().(*net.TCPAddr).Port}
 	_ = c.SetDeadline(time.Now().Add(clientDeadline))
-	if err := ask(c); err != nil {
+	if err := trace.Ask(c); err != nil {
 		return ports, fmt.Errorf("request 1: %w", err)
 	}
 	time.Sleep(pause)
-	if err := ask(c); err != nil {
+	if err := trace.Ask(c); err != nil {
 		return ports, fmt.Errorf("request 2: %w", err)
 	}
 	return ports, c.Close()
@@ -96,20 +94,5 @@ func once(addr string) (int, error) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(clientDeadline))
-	return c.LocalAddr().(*net.TCPAddr).Port, ask(c)
-}
-
-// ask sends the smallest keep-alive request and reads the whole answer.
-func ask(c net.Conn) error {
-	if _, err := io.WriteString(c, trace.Request); err != nil {
-		return err
-	}
-	got := make([]byte, len(proto.OK))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return err
-	}
-	if !bytes.Equal(got, proto.OK) {
-		return fmt.Errorf("unexpected response %q", got)
-	}
-	return nil
+	return c.LocalAddr().(*net.TCPAddr).Port, trace.Ask(c)
 }
