@@ -110,11 +110,13 @@ func KeyPath(r Result, n int) ([]Step, error) {
 	}) {
 		return steps, fmt.Errorf("%s request %d: no client thread woken after the server's read", r.Model, n)
 	}
-	at = max(at, written)
+	// The client's read may return before the server's write does: the
+	// woken client runs on the other CPU while the write finishes.
+	writeEnter, _ := evs[written].Args["enter_us"].(float64)
 	if !find("client read of the response", func(e Event) bool {
-		return e.PID == client && sys(e, isRead) && onConn(e) && intField(e.Args, "ret") > 0
+		return e.PID == client && sys(e, isRead) && onConn(e) && intField(e.Args, "ret") > 0 && e.TUS > writeEnter
 	}) {
-		return steps, fmt.Errorf("%s request %d: no client read of the response after the server's write", r.Model, n)
+		return steps, fmt.Errorf("%s request %d: no client read of the response after the client was woken", r.Model, n)
 	}
 	if r.Net == "veth" {
 		// napi_poll's tracepoint fires when a poll ends, after the
