@@ -75,8 +75,17 @@ func (tl *Timeline) syscallNote(e *Event, requests int) string {
 		return fmt.Sprintf("the client has the response (%d bytes)", ret)
 	case client && isRead(e.Name) && errno == "EAGAIN":
 		return "the client's read finds nothing yet: its goroutine parks until the response wakes it"
-	case client && e.Name == "close":
+	case client && e.Name == "close" && onConn(*e):
 		return "the client closes the connection (FIN)"
+	case client && isRead(e.Name) && intField(e.Args, "fd") == 0:
+		return "the client reads its go-ahead on stdin: the script starts"
+	case client && isWrite(e.Name) && intField(e.Args, "fd") == 1:
+		return "the client reports its result on stdout: the script is over"
+	case (isRead(e.Name) || isWrite(e.Name)) && !onConn(*e):
+		if ret == 8 {
+			return "8 bytes on an fd that is not a connection: an eventfd, one thread waking another's epoll wait"
+		}
+		return "not on a connection of the script"
 	case e.Name == "epoll_wait" || e.Name == "epoll_pwait" || e.Name == "epoll_pwait2":
 		if ret == 0 {
 			return "the wait returns with nothing ready (timeout or a spurious wake-up)"

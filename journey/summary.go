@@ -128,7 +128,9 @@ func (tl *Timeline) path(n, w int) Path {
 		}, woke)
 		if ran != 0 {
 			p.WakeUS = ptr(ran - woke)
-			if respondEnter != 0 {
+			if respondEnter != 0 && respondEnter < ran {
+				p.Note = "the response was written by a thread already running before the woken one ran"
+			} else if respondEnter != 0 {
 				p.ServerUS = ptr(respondEnter - ran)
 				k := tl.kernelTime(responder, ran, respondEnter)
 				p.ServerKernelUS = ptr(k)
