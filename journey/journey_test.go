@@ -155,3 +155,39 @@ func TestHerd(t *testing.T) {
 		t.Errorf("exclusive: no loop accepted: %+v", exclusive.Loops)
 	}
 }
+
+// TestIncompleteCapture cuts a real capture after the first response: the
+// timeline must say it is incomplete rather than pass for a whole journey.
+func TestIncompleteCapture(t *testing.T) {
+	c, err := LoadCapture("testdata/std-lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := c.Timeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := whole.Complete(); err != nil {
+		t.Fatalf("the whole capture: %v", err)
+	}
+	// The second request comes after the client's 50 ms pause: keep
+	// the lines of the first 40 ms.
+	cut := whole.t0 + 40_000_000
+	var kept []string
+	for _, line := range strings.Split(c.Script, "\n") {
+		s, err := ParseScript(strings.NewReader(line))
+		if err != nil || len(s) == 0 || s[0].NS < cut {
+			kept = append(kept, line)
+		}
+	}
+	c.Script = strings.Join(kept, "\n")
+	part, err := c.Timeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := part.Complete(); err == nil {
+		t.Fatal("a capture cut after the first request passes for complete")
+	} else {
+		t.Log(err)
+	}
+}
