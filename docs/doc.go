@@ -14,3 +14,8 @@ package docs
 //go:generate sh -c "go run ../cmd/readiness slow -delay 8s -markdown > slow-8s-results.md.tmp && mv slow-8s-results.md.tmp slow-8s-results.md"
 //go:generate sh -c "go run ../cmd/readiness idle -markdown > idle-results.md.tmp && mv idle-results.md.tmp idle-results.md"
 //go:generate sh -c "go run ../cmd/readiness idle -conns 18000 -markdown > idle-18k-results.md.tmp && mv idle-18k-results.md.tmp idle-18k-results.md"
+//go:generate sh -c "go run ../cmd/readiness journey -markdown all > journey-all.md.tmp && mv journey-all.md.tmp journey-all.md"
+//go:generate sh -c "go run ../cmd/readiness journey -markdown -net veth std > journey-veth.md.tmp && mv journey-veth.md.tmp journey-veth.md"
+//go:generate sh -c "go run ../cmd/readiness journey -markdown -conns 200 -serve=-loops=4,-accept=shared epoll > journey-herd-shared.md.tmp && mv journey-herd-shared.md.tmp journey-herd-shared.md"
+//go:generate sh -c "go run ../cmd/readiness journey -markdown -conns 200 -serve=-loops=4,-accept=exclusive epoll > journey-herd-exclusive.md.tmp && mv journey-herd-exclusive.md.tmp journey-herd-exclusive.md"
+//go:generate sh -c "go run ../cmd/readiness journey -markdown -conns 200 -serve=-loops=4,-accept=reuseport epoll > journey-herd-reuseport.md.tmp && mv journey-herd-reuseport.md.tmp journey-herd-reuseport.md"

@@ -153,15 +153,8 @@ func drive(addr string, pause time.Duration) (Input, error) {
 	}
 	ask := func(c net.Conn, what string) error {
 		mark("sends %s", what)
-		if _, err := io.WriteString(c, Request); err != nil {
+		if err := Ask(c); err != nil {
 			return err
-		}
-		got := make([]byte, len(proto.OK))
-		if _, err := io.ReadFull(c, got); err != nil {
-			return err
-		}
-		if !bytes.Equal(got, proto.OK) {
-			return fmt.Errorf("unexpected response %q", got)
 		}
 		mark("has the response to %s", what)
 		return nil
@@ -193,4 +186,20 @@ func drive(addr string, pause time.Duration) (Input, error) {
 	time.Sleep(pause)
 	mark("sends SIGTERM")
 	return in, nil
+}
+
+// Ask sends Request on c and reads the whole response, which must be the
+// lab's answer byte for byte.
+func Ask(c net.Conn) error {
+	if _, err := io.WriteString(c, Request); err != nil {
+		return err
+	}
+	got := make([]byte, len(proto.OK))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return err
+	}
+	if !bytes.Equal(got, proto.OK) {
+		return fmt.Errorf("unexpected response %q", got)
+	}
+	return nil
 }

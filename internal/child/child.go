@@ -34,6 +34,10 @@ const stderrKept = 4096
 // Options says how Start runs the child. The zero value runs
 // `exe serve ARGS... -addr 127.0.0.1:0` directly.
 type Options struct {
+	// Addr is the address the server listens on; empty: 127.0.0.1:0. A
+	// server run inside a network namespace listens on that namespace's
+	// address.
+	Addr string
 	// Prefix is a command put in front of the readiness binary, such as
 	// strace and its flags. The server's signals go to the server, not to
 	// the prefix: see Find.
@@ -58,9 +62,6 @@ type Options struct {
 	// Ready, if set, is called with the server's process id once it
 	// listens; an error ends the server and is Start's.
 	Ready func(pid int) error
-	// Addr is the -addr the server gets; empty: 127.0.0.1:0. A server
-	// run inside a network namespace listens on that namespace's address.
-	Addr string
 }
 
 // Server is a server running as a child process of the readiness binary,
