@@ -264,11 +264,12 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 		row.fromUsage(usage, r.hz)
 		tick := time.Second / time.Duration(r.hz)
 		cpu := time.Duration(usage.UserTicks+usage.SystemTicks) * tick
+		span := usage.Elapsed
 		if usage.Sched != nil {
-			cpu = usage.Sched.onCPU
-			row.ServerWait = utilization(usage.Sched.waited, usage.Elapsed, len(r.o.ServerCPUs))
+			cpu, span = usage.Sched.onCPU, usage.Sched.span
+			row.ServerWait = utilization(usage.Sched.waited, span, len(r.o.ServerCPUs))
 		}
-		row.ServerCPUUtil = utilization(cpu, usage.Elapsed, len(r.o.ServerCPUs))
+		row.ServerCPUUtil = utilization(cpu, span, len(r.o.ServerCPUs))
 		row.judgeClient()
 	}
 	if stopErr != nil {
@@ -281,6 +282,8 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 // edges open and close the probe's.
 func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, row *Row) error {
 	var cpu0, cpu1 time.Duration
+	var cpuFrom time.Time // just before cpu0's reading
+	var cpuSpan time.Duration
 	var cpuErr error
 	wait := schedClock{pid: os.Getpid()}
 	var waited sched
@@ -291,6 +294,7 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 		OnWindow: func(begin bool) {
 			if begin {
 				row.began = time.Now()
+				cpuFrom = row.began
 				cpu0, cpuErr = selfCPU()
 				wait.begin()
 				pr.begin()
@@ -301,6 +305,7 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 				if cpu1, err = selfCPU(); cpuErr == nil {
 					cpuErr = err
 				}
+				cpuSpan = time.Since(cpuFrom)
 			}
 		},
 	}
@@ -317,12 +322,12 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 	if cpuErr != nil {
 		row.note("client_cpu_util is null: getrusage: %v", cpuErr)
 	} else {
-		row.ClientCPUUtil = utilization(cpu1-cpu0, res.Elapsed, len(r.o.ClientCPUs))
+		row.ClientCPUUtil = utilization(cpu1-cpu0, cpuSpan, len(r.o.ClientCPUs))
 	}
 	if waitErr != nil {
 		row.note("client_wait is null: schedstat: %v", waitErr)
 	} else {
-		row.ClientWait = utilization(waited.waited, res.Elapsed, len(r.o.ClientCPUs))
+		row.ClientWait = utilization(waited.waited, waited.span, len(r.o.ClientCPUs))
 	}
 	return nil
 }

@@ -16,6 +16,11 @@ import (
 // window can only undercount.
 type sched struct {
 	onCPU, waited time.Duration
+	// span, for a difference of two readings, is the wall time from just
+	// before the first to just after the second: the shares of it are
+	// taken over what the readings really cover, even when the reader
+	// was kept off its CPU between reading and looking at the clock.
+	span time.Duration
 }
 
 func readSched(pid int) (sched, error) {
@@ -50,10 +55,14 @@ func readSched(pid int) (sched, error) {
 type schedClock struct {
 	pid    int
 	before sched
+	at     time.Time
 	err    error
 }
 
-func (c *schedClock) begin() { c.before, c.err = readSched(c.pid) }
+func (c *schedClock) begin() {
+	c.at = time.Now()
+	c.before, c.err = readSched(c.pid)
+}
 
 // since is what the process's threads ran and waited since begin.
 func (c *schedClock) since() (sched, error) {
@@ -64,5 +73,9 @@ func (c *schedClock) since() (sched, error) {
 	if err != nil {
 		return sched{}, err
 	}
-	return sched{onCPU: max(after.onCPU-c.before.onCPU, 0), waited: max(after.waited-c.before.waited, 0)}, nil
+	return sched{
+		onCPU:  max(after.onCPU-c.before.onCPU, 0),
+		waited: max(after.waited-c.before.waited, 0),
+		span:   time.Since(c.at),
+	}, nil
 }
