@@ -18,10 +18,10 @@ import (
 // Timer lists; a connection is in at most one.
 const (
 	listNone  uint8 = iota
-	listIdle        // IdleTimeout after the last bytes moved: no request in progress, or responses backed up
-	listHead        // a head unfinished: HeaderTimeout after its first byte
+	listIdle        // IdleTimeout after the last bytes moved; with responses unsent, after the last of them left
+	listHead        // a head unfinished, nothing unsent: HeaderTimeout after its first byte, or after the last response left
 	listDelay       // a batch of responses held back: Delay after it was made
-	listDrain       // answered with an error: DrainTimeout after the answer
+	listDrain       // answered with an error: DrainTimeout after the write side was shut
 	listCount
 )
 
@@ -135,8 +135,8 @@ func (l *loop) expire() {
 func (l *loop) headTimeout(fd int32, c *conn) {
 	l.dropIn(c)
 	c.become(connDraining)
-	if !l.write(fd, c, proto.RequestTimeout) {
+	if _, ok := l.write(fd, c, proto.RequestTimeout); !ok {
 		return
 	}
-	l.settle(fd, c, false)
+	l.settle(fd, c, quiet)
 }
