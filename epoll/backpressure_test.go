@@ -3,12 +3,17 @@ package epoll
 import (
 	"bytes"
 	"io"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
+	"github.com/readinesslab/readiness/internal/testnet"
 )
 
 // A client that pipelines far past the bound of unsent bytes (and past the
@@ -89,4 +94,81 @@ func triggers(t *testing.T, f func(t *testing.T, cfg serve.Config)) {
 			f(t, cfg)
 		})
 	}
+}
+
+// A pipelined batch that ends in a closing request, behind more responses
+// than the kernel buffers, keeps every response when its client pauses for
+// longer than proto.DrainTimeout after the server has read the batch, then
+// reads: the drain timer starts once the closing answer is out, not when
+// its request was read, and the connection then ends with an EOF.
+func TestBackpressureCloseAfterPause(t *testing.T) {
+	triggers(t, func(t *testing.T, cfg serve.Config) {
+		cfg.IdleTimeout = 10 * time.Second
+		s := start(t, cfg)
+		c := dialSmall(t, s, 64<<10)
+		// 2 MiB of requests: their 4.9 MB of responses overflow the kernel's
+		// buffers and the server's bound of unsent bytes.
+		const n = (2 << 20) / len(get)
+		closing := "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+		sent := make(chan error, 1)
+		go func() {
+			_, err := io.WriteString(c, strings.Repeat(get, n)+closing)
+			sent <- err
+		}()
+		// Read only as much as the server needs to read the closing
+		// request: it stops reading while backed up, and resumes with
+		// nearly its bound of responses still queued.
+		var got []byte
+		buf := make([]byte, 64<<10)
+		for written := false; ; {
+			if !written {
+				select {
+				case err := <-sent:
+					if err != nil {
+						t.Fatalf("write: %v", err)
+					}
+					written = true
+				default:
+				}
+			}
+			if written && testnet.WaitRead(s.Addr(), []*net.TCPConn{c}, 50*time.Millisecond) == nil {
+				break
+			}
+			k, err := c.Read(buf)
+			if got = append(got, buf[:k]...); err != nil {
+				t.Fatalf("after %d bytes: %v", len(got), err)
+			}
+		}
+		t.Logf("the server read the closing request once the client had read %d bytes", len(got))
+		time.Sleep(proto.DrainTimeout + time.Second)
+		rest, err := io.ReadAll(c)
+		got = append(got, rest...)
+		want := append(bytes.Repeat(proto.OK, n), proto.OKClose...)
+		if i := firstDiff(got, want); i >= 0 || err != nil {
+			t.Fatalf("got %d of %d bytes, then %v; they differ from byte %d (response %d of %d)", len(got), len(want), err, i, i/len(proto.OK), n+1)
+		}
+	})
+}
+
+// dialSmall connects to s with a receive buffer of size, set before the
+// handshake so that the window the server sees is small from the start.
+func dialSmall(t *testing.T, s *Server, size int) *net.TCPConn {
+	t.Helper()
+	d := net.Dialer{Timeout: wait, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	nc, err := d.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatalf("dial %s: %v", s.Addr(), err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := nc.(*net.TCPConn)
+	c.SetDeadline(time.Now().Add(wait))
+	return c
 }
