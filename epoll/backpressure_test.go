@@ -5,11 +5,8 @@ import (
 	"io"
 	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/readinesslab/readiness/internal/proto"
 	"github.com/readinesslab/readiness/internal/serve"
@@ -105,7 +102,8 @@ func TestBackpressureCloseAfterPause(t *testing.T) {
 	triggers(t, func(t *testing.T, cfg serve.Config) {
 		cfg.IdleTimeout = 10 * time.Second
 		s := start(t, cfg)
-		c := dialSmall(t, s, 64<<10)
+		c := dial(t, s)
+		c.SetReadBuffer(64 << 10)
 		// 2 MiB of requests: their 4.9 MB of responses overflow the kernel's
 		// buffers and the server's bound of unsent bytes.
 		const n = (2 << 20) / len(get)
@@ -148,27 +146,4 @@ func TestBackpressureCloseAfterPause(t *testing.T) {
 			t.Fatalf("got %d of %d bytes, then %v; they differ from byte %d (response %d of %d)", len(got), len(want), err, i, i/len(proto.OK), n+1)
 		}
 	})
-}
-
-// dialSmall connects to s with a receive buffer of size, set before the
-// handshake so that the window the server sees is small from the start.
-func dialSmall(t *testing.T, s *Server, size int) *net.TCPConn {
-	t.Helper()
-	d := net.Dialer{Timeout: wait, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	nc, err := d.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatalf("dial %s: %v", s.Addr(), err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := nc.(*net.TCPConn)
-	c.SetDeadline(time.Now().Add(wait))
-	return c
 }
