@@ -147,3 +147,40 @@ func TestBackpressureCloseAfterPause(t *testing.T) {
 		}
 	})
 }
+
+// A client that pipelines far past what the server and the kernel buffer,
+// ending in an incomplete head, and reads its responses slowly but
+// steadily, gets every one of them and then the answer to the head it
+// completes: the header timer does not expire while responses the server
+// has handed to the kernel still wait for the client.
+func TestBackpressureHeadAfterSlowRead(t *testing.T) {
+	triggers(t, func(t *testing.T, cfg serve.Config) {
+		cfg.HeaderTimeout = 500 * time.Millisecond
+		cfg.IdleTimeout = 3 * time.Second
+		s := start(t, cfg)
+		c := dial(t, s)
+		c.SetReadBuffer(64 << 10)
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		// 2 MiB of requests, 4.9 MB of responses: read at 64 KiB every
+		// 50 ms, the last 4 MB the kernel holds take about 3 s, several
+		// header timeouts after the server has handed over its last byte.
+		const n = (2 << 20) / len(get)
+		go io.WriteString(c, strings.Repeat(get, n)+"GET / HTTP/1.1\r\nHo")
+		want := bytes.Repeat(proto.OK, n)
+		got := make([]byte, 0, len(want))
+		buf := make([]byte, 64<<10)
+		for len(got) < len(want) {
+			time.Sleep(50 * time.Millisecond)
+			k, err := c.Read(buf[:min(len(buf), len(want)-len(got))])
+			got = append(got, buf[:k]...)
+			if err != nil {
+				t.Fatalf("after %d of %d bytes: %v (a 408 among them: %v)", len(got), len(want), err, bytes.Contains(got, proto.RequestTimeout))
+			}
+		}
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("response bytes differ from byte %d (response %d of %d): %q", i, i/len(proto.OK), n, got[i:min(len(got), i+40)])
+		}
+		testnet.Send(t, c, "st: a\r\n\r\n")
+		testnet.Expect(t, c, proto.OK, wait)
+	})
+}

@@ -30,6 +30,9 @@ type conn struct {
 type spill struct {
 	in  []byte
 	out []byte
+	// outq is what the kernel held unacknowledged for the client when the
+	// header timer of the kept head last expired (see headTimeout).
+	outq int
 }
 
 // connState is what a connection is doing. Each state fixes whether the
@@ -109,8 +112,9 @@ const (
 // is still open.
 func (l *loop) settle(fd int32, c *conn, act activity) bool {
 	unsent, head := 0, false
+	var sp *spill
 	if c.spill != 0 {
-		sp := &l.spills[c.spill]
+		sp = &l.spills[c.spill]
 		unsent, head = len(sp.out), len(sp.in) > 0
 	}
 	switch c.state {
@@ -154,6 +158,9 @@ func (l *loop) settle(fd int32, c *conn, act activity) bool {
 	list := r.list
 	if c.state == connReading && head && unsent == 0 {
 		list = listHead
+		if c.list != listHead {
+			sp.outq = 0 // a new header timer
+		}
 	}
 	l.place(fd, c, list, act == delivered || act == arrived && unsent == 0)
 	return true
