@@ -30,21 +30,28 @@ func TestBackpressureSlowReader(t *testing.T) {
 		c.SetDeadline(time.Now().Add(30 * time.Second))
 		const n = (2 << 20) / len(get)
 		go io.WriteString(c, strings.Repeat(get, n))
-		want := bytes.Repeat(proto.OK, n)
-		got := make([]byte, 0, len(want))
-		buf := make([]byte, 64<<10)
-		for len(got) < len(want) {
-			time.Sleep(20 * time.Millisecond)
-			k, err := c.Read(buf[:min(len(buf), len(want)-len(got))])
-			got = append(got, buf[:k]...)
-			if err != nil {
-				t.Fatalf("after %d of %d bytes: %v (a 408 among them: %v)", len(got), len(want), err, bytes.Contains(got, proto.RequestTimeout))
-			}
-		}
-		if i := firstDiff(got, want); i >= 0 {
-			t.Fatalf("response bytes differ from byte %d (response %d of %d): %q", i, i/len(proto.OK), n, got[i:min(len(got), i+40)])
-		}
+		readSlowly(t, c, n, 20*time.Millisecond)
 	})
+}
+
+// readSlowly reads n responses from c, at most 64 KiB every pause, and
+// requires each to be proto.OK.
+func readSlowly(t *testing.T, c *net.TCPConn, n int, pause time.Duration) {
+	t.Helper()
+	want := bytes.Repeat(proto.OK, n)
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, 64<<10)
+	for len(got) < len(want) {
+		time.Sleep(pause)
+		k, err := c.Read(buf[:min(len(buf), len(want)-len(got))])
+		got = append(got, buf[:k]...)
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v (a 408 among them: %v)", len(got), len(want), err, bytes.Contains(got, proto.RequestTimeout))
+		}
+	}
+	if i := firstDiff(got, want); i >= 0 {
+		t.Fatalf("response bytes differ from byte %d (response %d of %d): %q", i, i/len(proto.OK), n, got[i:min(len(got), i+40)])
+	}
 }
 
 func firstDiff(a, b []byte) int {
@@ -166,20 +173,7 @@ func TestBackpressureHeadAfterSlowRead(t *testing.T) {
 		// header timeouts after the server has handed over its last byte.
 		const n = (2 << 20) / len(get)
 		go io.WriteString(c, strings.Repeat(get, n)+"GET / HTTP/1.1\r\nHo")
-		want := bytes.Repeat(proto.OK, n)
-		got := make([]byte, 0, len(want))
-		buf := make([]byte, 64<<10)
-		for len(got) < len(want) {
-			time.Sleep(50 * time.Millisecond)
-			k, err := c.Read(buf[:min(len(buf), len(want)-len(got))])
-			got = append(got, buf[:k]...)
-			if err != nil {
-				t.Fatalf("after %d of %d bytes: %v (a 408 among them: %v)", len(got), len(want), err, bytes.Contains(got, proto.RequestTimeout))
-			}
-		}
-		if i := firstDiff(got, want); i >= 0 {
-			t.Fatalf("response bytes differ from byte %d (response %d of %d): %q", i, i/len(proto.OK), n, got[i:min(len(got), i+40)])
-		}
+		readSlowly(t, c, n, 50*time.Millisecond)
 		testnet.Send(t, c, "st: a\r\n\r\n")
 		testnet.Expect(t, c, proto.OK, wait)
 	})

@@ -65,7 +65,8 @@ const (
 // is read: only the idle timer, which only response bytes leaving restart,
 // runs for it and closes it once they make no progress, whatever the
 // client sends meanwhile. The header timer of a head kept meanwhile starts
-// once nothing is unsent.
+// once nothing is unsent (and again while the kernel's send buffer still
+// drains: headTimeout).
 var rules = [...]struct {
 	read bool
 	list uint8

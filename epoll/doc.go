@@ -61,7 +61,8 @@
 // client that pipelines without reading cannot grow the server's memory.
 // While any response is queued, read or not, no header timer runs for the
 // connection (that of a head kept meanwhile starts once the queue is
-// empty), and the idle timer, restarted only by response bytes leaving,
+// empty, and again while the client is still taking responses out of the
+// kernel's send buffer), and the idle timer, restarted only by response bytes leaving,
 // closes it if its responses make no progress, whatever the client sends
 // meanwhile. After an error response the loop stops serving the
 // connection, delivers what it still owes, shuts its write side, discards
