@@ -30,6 +30,9 @@ type conn struct {
 type spill struct {
 	in  []byte
 	out []byte
+	// outq is what the kernel held unacknowledged for the client when the
+	// header timer of the kept head last expired (see headTimeout).
+	outq int
 }
 
 // connState is what a connection is doing. Each state fixes whether the
@@ -58,18 +61,21 @@ const (
 )
 
 // rules gives each state its interest in reading and its timer list. A
-// state that is not read runs no header timer: only the idle timer, which
-// every byte written restarts, runs for a connection whose responses are
-// backed up, and closes it once they make no progress.
+// connection with responses unsent runs no header timer, whether or not it
+// is read: only the idle timer, which only response bytes leaving restart,
+// runs for it and closes it once they make no progress, whatever the
+// client sends meanwhile. The header timer of a head kept meanwhile starts
+// once nothing is unsent (and again while the kernel's send buffer still
+// drains: headTimeout).
 var rules = [...]struct {
 	read bool
 	list uint8
 }{
-	connReading:       {true, listIdle}, // listHead while half a head is kept
+	connReading:       {true, listIdle}, // listHead while half a head is kept and nothing is unsent
 	connBackpressured: {false, listIdle},
 	connDelayed:       {false, listDelay},
 	connClosing:       {false, listIdle},
-	connDraining:      {true, listDrain},
+	connDraining:      {true, listIdle}, // the drain timer starts once the answer is out
 	connDiscarding:    {true, listDrain},
 }
 
@@ -88,16 +94,28 @@ func (c *conn) hold() { c.state, c.after = connDelayed, c.state }
 
 func (c *conn) release() { c.state, c.after = c.after, connFree }
 
+// activity is what moved on a connection just now, for its idle timer.
+type activity uint8
+
+const (
+	quiet     activity = iota // nothing moved
+	arrived                   // bytes were read, and no response byte left
+	delivered                 // response bytes left for the socket
+)
+
 // settle is the connection's transition function. From its state and what
 // it holds now it picks the next state; it closes the connection, or shuts
 // its write side, where the state says so once nothing is owed; and it
 // brings the epoll interest and the timer in line with the new state.
-// active says bytes moved just now (an idle timer starts again). It reports
-// whether the connection is still open.
-func (l *loop) settle(fd int32, c *conn, active bool) bool {
+// act is what moved just now: while responses are unsent only their
+// progress (delivered) starts the idle timer again, as nginx's
+// send_timeout; otherwise any bytes do. It reports whether the connection
+// is still open.
+func (l *loop) settle(fd int32, c *conn, act activity) bool {
 	unsent, head := 0, false
+	var sp *spill
 	if c.spill != 0 {
-		sp := &l.spills[c.spill]
+		sp = &l.spills[c.spill]
 		unsent, head = len(sp.out), len(sp.in) > 0
 	}
 	switch c.state {
@@ -139,10 +157,13 @@ func (l *loop) settle(fd int32, c *conn, active bool) bool {
 		c.want = want
 	}
 	list := r.list
-	if c.state == connReading && head {
+	if c.state == connReading && head && unsent == 0 {
 		list = listHead
+		if c.list != listHead {
+			sp.outq = 0 // a new header timer
+		}
 	}
-	l.place(fd, c, list, active)
+	l.place(fd, c, list, act == delivered || act == arrived && unsent == 0)
 	return true
 }
 

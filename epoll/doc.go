@@ -58,11 +58,15 @@
 // Only a short write (or EAGAIN) queues bytes and arms EPOLLOUT; the loop
 // disarms it once the queue is empty. A connection holding more than
 // maxUnsent queued bytes is no longer read until the queue drains, so a
-// client that pipelines without reading cannot grow the server's memory;
-// meanwhile no header timer runs for it, and the idle timer, restarted by
-// every byte written, closes it if its responses make no progress. After an
-// error response the loop stops serving the connection, shuts its write
-// side, discards what arrives for up to proto.DrainTimeout, and closes. A
+// client that pipelines without reading cannot grow the server's memory.
+// While any response is queued, read or not, no header timer runs for the
+// connection (that of a head kept meanwhile starts once the queue is
+// empty, and again while the client is still taking responses out of the
+// kernel's send buffer), and the idle timer, restarted only by response bytes leaving,
+// closes it if its responses make no progress, whatever the client sends
+// meanwhile. After an error response the loop stops serving the
+// connection, delivers what it still owes, shuts its write side, discards
+// what arrives for up to proto.DrainTimeout, and closes. A
 // client's FIN is read as end of stream: what it sent before is answered,
 // then the connection closes.
 //

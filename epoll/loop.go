@@ -185,7 +185,7 @@ func (l *loop) stop(state int32) bool {
 		l.stopAccepting()
 		l.each(func(fd int32, c *conn) {
 			c.become(connClosing)
-			l.settle(fd, c, false)
+			l.settle(fd, c, quiet)
 		})
 	}
 	if state == stateAborting {

@@ -53,8 +53,15 @@ func (l *loop) receive(fd int32, c *conn) {
 		out, used, verdict := c.st.Serve(in, l.wbuf[:0])
 		l.wbuf = out[:0]
 		l.keepIn(fd, c, in[used:], used > 0)
-		if len(out) > 0 && !l.respond(fd, c, out) {
-			return
+		act := arrived
+		if len(out) > 0 {
+			moved, ok := l.respond(fd, c, out)
+			if !ok {
+				return
+			}
+			if moved {
+				act = delivered
+			}
 		}
 		switch verdict {
 		case proto.Close, proto.Fail:
@@ -65,7 +72,7 @@ func (l *loop) receive(fd int32, c *conn) {
 			// client has not read yet.
 			c.become(connDraining)
 		}
-		if !l.settle(fd, c, true) || !l.p.edge || c.want&wantRead == 0 {
+		if !l.settle(fd, c, act) || !l.p.edge || c.want&wantRead == 0 {
 			return
 		}
 	}
@@ -90,7 +97,7 @@ func (l *loop) discard(fd int32, c *conn) bool {
 // already, so what is left is to deliver what is still owed, then close.
 func (l *loop) eof(fd int32, c *conn) {
 	c.become(connClosing)
-	l.settle(fd, c, true)
+	l.settle(fd, c, arrived)
 }
 
 // keepIn stores the start of an unfinished head (rest), or releases the

@@ -65,3 +65,14 @@ func acceptFD(lfd int) (int32, unix.Errno) {
 func closeFD(fd int32) {
 	unix.Close(int(fd))
 }
+
+// unackedFD is how many bytes the kernel holds for the peer of a socket
+// that the peer has not acknowledged (SIOCOUTQ). Off the hot path: a
+// failed look (the socket is gone) counts as none.
+func unackedFD(fd int32) int {
+	n, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+	if err != nil {
+		return 0
+	}
+	return n
+}

@@ -18,10 +18,10 @@ import (
 // Timer lists; a connection is in at most one.
 const (
 	listNone  uint8 = iota
-	listIdle        // IdleTimeout after the last bytes moved: no request in progress, or responses backed up
-	listHead        // a head unfinished: HeaderTimeout after its first byte
+	listIdle        // IdleTimeout after the last bytes moved; with responses unsent, after the last of them left
+	listHead        // a head unfinished, nothing unsent: HeaderTimeout after its first byte, or after the last response left
 	listDelay       // a batch of responses held back: Delay after it was made
-	listDrain       // answered with an error: DrainTimeout after the answer
+	listDrain       // answered with an error: DrainTimeout after the write side was shut
 	listCount
 )
 
@@ -131,12 +131,35 @@ func (l *loop) expire() {
 }
 
 // headTimeout answers a head that took too long with 408 and treats the
-// connection as after any error.
+// connection as after any error; but while responses handed to the kernel
+// still wait for the client, it starts the timer again (waiting).
 func (l *loop) headTimeout(fd int32, c *conn) {
-	l.dropIn(c)
-	c.become(connDraining)
-	if !l.write(fd, c, proto.RequestTimeout) {
+	if l.waiting(fd, c) {
+		l.place(fd, c, listHead, false)
 		return
 	}
-	l.settle(fd, c, false)
+	l.dropIn(c)
+	c.become(connDraining)
+	if _, ok := l.write(fd, c, proto.RequestTimeout); !ok {
+		return
+	}
+	l.settle(fd, c, quiet)
+}
+
+// waiting reports whether the client of a head kept with nothing unsent in
+// the loop is still taking responses out of the kernel's send queue: the
+// queue holds bytes the client has not acknowledged and moved since the
+// last expiry, or has just emptied. Such a client may complete its head
+// only once it has them, as with responses the loop still holds; one that
+// takes nothing for a whole header timeout gets its 408. The look costs
+// one ioctl, made only when a header timer expires.
+func (l *loop) waiting(fd int32, c *conn) bool {
+	if c.spill == 0 {
+		return false
+	}
+	sp := &l.spills[c.spill]
+	q := unackedFD(fd)
+	moved := q != sp.outq
+	sp.outq = q
+	return moved
 }

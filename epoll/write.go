@@ -3,14 +3,15 @@ package epoll
 import "golang.org/x/sys/unix"
 
 // respond delivers the responses to one read, after the delay if there is
-// one. It reports whether the connection is still open.
-func (l *loop) respond(fd int32, c *conn, out []byte) bool {
+// one. It reports whether any of them left for the socket, and whether the
+// connection is still open.
+func (l *loop) respond(fd int32, c *conn, out []byte) (moved, ok bool) {
 	if l.delayTimer {
 		// Hold the batch: a delayed connection is neither read nor written
 		// until its timer fires, so nothing else of it is answered first.
 		l.keepOut(c, out)
 		c.hold()
-		return true
+		return false, true
 	}
 	if l.delayBlock > 0 {
 		l.sleep()
@@ -19,19 +20,19 @@ func (l *loop) respond(fd int32, c *conn, out []byte) bool {
 }
 
 // write sends b straight to the socket and keeps what it did not take, or
-// queues all of it behind earlier bytes still unsent. It reports whether the
-// connection is still open.
-func (l *loop) write(fd int32, c *conn, b []byte) bool {
+// queues all of it behind earlier bytes still unsent. It reports whether any
+// of b left for the socket, and whether the connection is still open.
+func (l *loop) write(fd int32, c *conn, b []byte) (moved, ok bool) {
 	if c.spill != 0 && len(l.spills[c.spill].out) > 0 {
 		// Earlier responses are still queued: these go after them.
 		l.keepOut(c, b)
-		return true
+		return false, true
 	}
-	b, ok := l.send(fd, c, b)
-	if ok && len(b) > 0 {
-		l.keepOut(c, b)
+	rest, ok := l.send(fd, c, b)
+	if ok && len(rest) > 0 {
+		l.keepOut(c, rest)
 	}
-	return ok
+	return len(rest) < len(b), ok
 }
 
 // send writes b and returns the part the socket did not take. Level mode
@@ -64,14 +65,16 @@ func (l *loop) flush(fd int32, c *conn) bool {
 	if c.state == connDelayed {
 		return true
 	}
-	moved := false
+	act := quiet
 	if c.spill != 0 {
 		if sp := &l.spills[c.spill]; len(sp.out) > 0 {
 			rest, ok := l.send(fd, c, sp.out)
 			if !ok {
 				return false
 			}
-			moved = len(rest) < len(sp.out)
+			if len(rest) < len(sp.out) {
+				act = delivered
+			}
 			if len(rest) == 0 {
 				l.pool.put(sp.out)
 				sp.out = nil
@@ -81,7 +84,7 @@ func (l *loop) flush(fd int32, c *conn) bool {
 			}
 		}
 	}
-	return l.settle(fd, c, moved)
+	return l.settle(fd, c, act)
 }
 
 // keepOut queues b after the responses already queued.
