@@ -2,7 +2,6 @@ package epoll
 
 import (
 	"os"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +32,7 @@ type poller struct {
 	wakefd int  // an eventfd in the set: writing to it ends a wait
 	edge   bool // connections are registered with EPOLLET
 	events [maxEvents]unix.EpollEvent
+	idle   idler // how the wait sleeps (idle.go)
 }
 
 // newPoller creates an epoll instance with an eventfd registered in it.
@@ -110,45 +110,33 @@ func (p *poller) remove(fd int) error {
 }
 
 // wait fills p.events and returns how many it holds; msec < 0 waits without
-// a deadline. It waits in two steps, and the split is the point:
+// a deadline. It takes two steps, and the split is the point:
 //
-//  1. a raw epoll_wait (RawSyscall6) with a timeout of 0, which only polls.
-//     Under load there is nearly always an event pending, and a raw call
-//     skips the runtime's entersyscall/exitsyscall: the P stays with this
-//     thread, as it may for a call that cannot block.
-//  2. only if that found nothing, the ordinary Syscall6 with the real
-//     timeout, which tells the runtime the thread may block for long: sysmon
-//     hands the P to other goroutines, and the garbage collector need not
-//     wait for the loop.
-//
-// Sleeping in a raw wait instead, keeping the P so that sysmon has nothing
-// to take, was measured twice and dropped (docs/performance.md). Up to 1 ms
-// on every wait saved nothing under load and tripled the CPU per request at
-// light load: a raw call gives the runtime no point at which to preempt, so
-// sysmon signalled the loop on every tick. Up to 200 µs, only while the loop
-// was busy and returning on EINTR, cut 6 to 14% at pipeline 16 under wrk but
-// added a third to every request of a single connection: on this machine a
-// CPU left truly idle (sysmon calm) is dear to wake, and the woken thread
-// pays for it. Yielding once (runtime.Gosched) before blocking, as gnet's
-// poller does, helped a single connection on one P and cost twice the CPU
-// per request with two Ps, where each yield wakes a thread to look for work.
+//  1. a raw epoll_wait (RawSyscall6), which skips the runtime's
+//     entersyscall/exitsyscall: under load there is nearly always an event
+//     pending, and the call returns at once. Its timeout is 0, or, in the
+//     hold mode, the hold: a short sleep that keeps the P (idle.go).
+//  2. only if that found nothing, the sleep of the loop's idle mode.
 func (p *poller) wait(msec int) (int, error) {
-	ptr := uintptr(unsafe.Pointer(&p.events[0]))
-	for {
-		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, 0, 0, 0)
-		if errno == 0 && r == 0 && msec != 0 {
-			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(msec), 0, 0)
+	first := p.holdFor(msec)
+	r, errno := p.poll(first)
+	if errno == 0 && r == 0 && msec != first {
+		rest := -1
+		if msec > 0 {
+			rest = msec - first
 		}
-		switch errno {
-		case 0:
-			return int(r), nil
-		case unix.EINTR:
-			// A signal (the runtime's preemption, for one) ended the wait
-			// early; nothing happened to the set, so wait again.
-			continue
-		default:
-			return 0, os.NewSyscallError("epoll_wait", errno)
-		}
+		r, errno = p.sleep(rest)
+	}
+	switch errno {
+	case 0:
+		return int(r), nil
+	case unix.EINTR:
+		// A signal (the runtime's preemption, for one) ended the wait.
+		// Nothing happened to the set; report no events, so that the loop
+		// recomputes its timeout and, back in Go code, can be preempted.
+		return 0, nil
+	default:
+		return 0, os.NewSyscallError("epoll_wait", errno)
 	}
 }
 
@@ -195,6 +183,9 @@ func (p *poller) woken() {
 // closeEpoll closes the epoll instance. The eventfd stays open until close,
 // because Shutdown may still write to it from another goroutine.
 func (p *poller) closeEpoll() {
+	if p.closeIdle() {
+		p.fd = -1
+	}
 	if p.fd >= 0 {
 		unix.Close(p.fd)
 		p.fd = -1
