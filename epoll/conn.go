@@ -6,254 +6,140 @@ import (
 	"github.com/readinesslab/readiness/internal/proto"
 )
 
-// readable reads and answers. Level mode reads once per event: if bytes are
-// left in the socket, epoll reports it again on the next wait, and a second
-// read would mostly return EAGAIN, one wasted system call per request. Edge
-// mode is told only when new bytes arrive, so it must read until EAGAIN (or
-// until it stops reading the connection, which re-arms through modify), or
-// bytes already queued would wait for the next arrival.
-func (l *loop) readable(fd int32, c *conn) {
-	for {
-		if c.flags&flagDrain != 0 {
-			if !l.discard(fd, c) || !l.p.edge {
-				return
-			}
-			continue
-		}
-		k := 0
-		if c.spill != 0 {
-			k = copy(l.rbuf, l.spills[c.spill].in)
-		}
-		n, errno := read(fd, l.rbuf[k:])
-		switch {
-		case errno == unix.EAGAIN:
-			// Level: the bytes were taken already (a spurious wake). Edge:
-			// the socket is drained, which is what the loop waited for.
-			return
-		case errno != 0:
-			// ECONNRESET and the like: the peer is gone, nobody to answer.
-			l.close(fd, c)
-			return
-		case n == 0:
-			l.eof(fd, c)
-			return
-		}
-		in := l.rbuf[:k+n]
-		out, used, verdict := c.st.Serve(in, l.wbuf[:0])
-		l.wbuf = out[:0]
-		l.keepIn(fd, c, in[used:], used > 0)
-		if len(out) > 0 && !l.respond(fd, c, out) {
-			return
-		}
-		switch verdict {
-		case proto.Close, proto.Fail:
-			// Both end the same way once the responses are out: half-close,
-			// then discard what the client still sends until it closes (at
-			// most proto.DrainTimeout). Closing with its pipelined bytes
-			// unread would send a reset, which can destroy responses the
-			// client has not read yet.
-			c.flags |= flagDrain
-		}
-		if !l.settle(fd, c, true) || !l.p.edge || c.want&wantRead == 0 {
-			return
-		}
-	}
+// conn is what a connection keeps between events, and nothing more: an idle
+// keep-alive connection is one of these (48 bytes, no pointers, so the
+// garbage collector never scans the table) plus the kernel's socket. Bytes
+// that must outlive an event live in a spill, attached only while there are
+// some.
+type conn struct {
+	st    proto.State // the framing state: body bytes still to skip
+	since int64       // when the connection entered its timer list (loop clock, ns)
+	spill int32       // index in loop.spills; 0: no bytes kept
+	prev  int32       // neighbours in the timer list named by list (fds; -1: none)
+	next  int32
+	gen   uint32    // tags this slot's registrations; one more for each connection, kept across closes
+	state connState // what the connection is doing; connFree: the slot is free
+	after connState // connDelayed only: the state the connection is in once its batch is out
+	list  uint8     // which timer list holds the connection (listNone: none)
+	want  uint8     // the interest registered with epoll (want* bits)
 }
 
-// discard reads and drops what a client sends after an error response. It
-// reports whether the connection is still open.
-func (l *loop) discard(fd int32, c *conn) bool {
-	n, errno := read(fd, l.rbuf)
-	switch {
-	case errno == unix.EAGAIN:
-		return false // nothing more for now; the drain timer still runs
-	case errno != 0 || n == 0:
-		// The client closed or reset: the drain is over.
-		l.close(fd, c)
-		return false
-	}
-	return true
+// spill holds the bytes one connection must keep between events: the start
+// of a request head that is not complete yet, and responses not yet written.
+// Either slice is nil when there is nothing in it.
+type spill struct {
+	in  []byte
+	out []byte
 }
 
-// eof handles the client's FIN. Everything read so far has been answered
-// already, so what is left is to deliver what is still owed, then close.
-func (l *loop) eof(fd int32, c *conn) {
-	c.flags |= flagCloseAfter
-	l.settle(fd, c, true)
+// connState is what a connection is doing. Each state fixes whether the
+// connection is read and which timer runs for it (rules). The moves:
+//
+//	reading <-> backpressured  settle, as the unsent bytes cross maxUnsent
+//	reading -> delayed         respond holds a batch (hold); its timer ends
+//	                           the delay (release), back to the state kept
+//	                           in after
+//	reading -> draining        a Close or Fail verdict, a header timeout
+//	reading -> closing         the client's FIN, or Shutdown (any state)
+//	draining -> discarding     settle, once the response is out: shuts the
+//	                           write side
+//	closing -> free            settle, once nothing is owed
+//	any -> free                close: a reset, a hang-up, a timer, an abort
+type connState uint8
+
+const (
+	connFree          connState = iota // the slot holds no connection
+	connReading                        // reads requests and answers them
+	connBackpressured                  // more than maxUnsent bytes unsent: not read until they drain
+	connDelayed                        // a batch of responses waits out the delay: neither read nor written
+	connClosing                        // no more requests (the client's FIN, Shutdown): delivers what it owes, then closes
+	connDraining                       // an error or closing response is owed: delivers it, discarding input, then shuts its write side
+	connDiscarding                     // the write side is shut: discards input until the client closes or the drain timer ends
+)
+
+// rules gives each state its interest in reading and its timer list. A
+// state that is not read runs no header timer: only the idle timer, which
+// every byte written restarts, runs for a connection whose responses are
+// backed up, and closes it once they make no progress.
+var rules = [...]struct {
+	read bool
+	list uint8
+}{
+	connReading:       {true, listIdle}, // listHead while half a head is kept
+	connBackpressured: {false, listIdle},
+	connDelayed:       {false, listDelay},
+	connClosing:       {false, listIdle},
+	connDraining:      {true, listDrain},
+	connDiscarding:    {true, listDrain},
 }
 
-// keepIn stores the start of an unfinished head (rest), or releases the
-// stored one when there is none. progressed says that Serve got past the
-// head stored before, so a stored rest is a new head and its header timer
-// starts now.
-func (l *loop) keepIn(fd int32, c *conn, rest []byte, progressed bool) {
-	if len(rest) == 0 {
-		l.dropIn(c)
+// become moves c to s; while a batch is delayed, s is where c goes once the
+// batch is out.
+func (c *conn) become(s connState) {
+	if c.state == connDelayed {
+		c.after = s
 		return
 	}
-	sp := l.attach(c)
-	if sp.in == nil {
-		sp.in = l.pool.get(len(rest))
-	}
-	sp.in = append(sp.in[:0], rest...)
-	if progressed && c.list == listHead {
-		l.unlink(fd, c)
-	}
+	c.state = s
 }
 
-// dropIn releases the stored start of an unfinished head, if any.
-func (l *loop) dropIn(c *conn) {
-	if c.spill != 0 {
-		sp := &l.spills[c.spill]
-		l.pool.put(sp.in)
-		sp.in = nil
-		l.detach(c)
-	}
-}
+// hold delays c's queued batch; release ends the delay.
+func (c *conn) hold() { c.state, c.after = connDelayed, c.state }
 
-// respond delivers the responses to one read, after the delay if there is
-// one. It reports whether the connection is still open.
-func (l *loop) respond(fd int32, c *conn, out []byte) bool {
-	if l.delayTimer {
-		// Hold the batch; settle stops reading and starts the delay timer,
-		// so nothing else of this connection is answered before it.
-		l.keepOut(c, out)
-		c.flags |= flagDelayed
-		return true
-	}
-	if l.delayBlock > 0 {
-		l.sleep()
-	}
-	return l.write(fd, c, out)
-}
+func (c *conn) release() { c.state, c.after = c.after, connFree }
 
-// write sends b straight to the socket and keeps what it did not take, or
-// queues all of it behind earlier bytes still unsent. It reports whether the
-// connection is still open.
-func (l *loop) write(fd int32, c *conn, b []byte) bool {
-	if c.spill != 0 && len(l.spills[c.spill].out) > 0 {
-		// Earlier responses are still queued: these go after them.
-		l.keepOut(c, b)
-		return true
-	}
-	b, ok := l.send(fd, c, b)
-	if ok && len(b) > 0 {
-		l.keepOut(c, b)
-	}
-	return ok
-}
-
-// send writes b and returns the part the socket did not take. Level mode
-// writes once: a short write means the send buffer is full, and EPOLLOUT
-// will say when it has room. Edge mode writes until EAGAIN, the only point
-// after which the kernel promises a new writable edge.
-func (l *loop) send(fd int32, c *conn, b []byte) ([]byte, bool) {
-	for len(b) > 0 {
-		n, errno := send(fd, b)
-		if errno == unix.EAGAIN {
-			break // the send buffer is full: keep the rest for EPOLLOUT
-		}
-		if errno != 0 {
-			// EPIPE, ECONNRESET: the client is gone, so is the rest.
-			l.close(fd, c)
-			return nil, false
-		}
-		b = b[n:]
-		if !l.p.edge {
-			break
-		}
-	}
-	return b, true
-}
-
-// flush writes the queued responses, unless they are waiting out the delay,
-// and settles the connection. It reports whether the connection is still
-// open.
-func (l *loop) flush(fd int32, c *conn) bool {
-	if c.flags&flagDelayed != 0 {
-		return true
-	}
-	moved := false
-	if c.spill != 0 {
-		if sp := &l.spills[c.spill]; len(sp.out) > 0 {
-			rest, ok := l.send(fd, c, sp.out)
-			if !ok {
-				return false
-			}
-			moved = len(rest) < len(sp.out)
-			if len(rest) == 0 {
-				l.pool.put(sp.out)
-				sp.out = nil
-				l.detach(c)
-			} else {
-				sp.out = rest
-			}
-		}
-	}
-	return l.settle(fd, c, moved)
-}
-
-// keepOut queues b after the responses already queued.
-func (l *loop) keepOut(c *conn, b []byte) {
-	sp := l.attach(c)
-	if sp.out == nil {
-		sp.out = l.pool.get(len(b))
-	}
-	sp.out = append(sp.out, b...)
-}
-
-// settle brings a connection's epoll interest and timer in line with what
-// it holds, closes it when it has nothing more to do, and half-closes it
-// once an error response is out. active says bytes moved just now. It
-// reports whether the connection is still open.
+// settle is the connection's transition function. From its state and what
+// it holds now it picks the next state; it closes the connection, or shuts
+// its write side, where the state says so once nothing is owed; and it
+// brings the epoll interest and the timer in line with the new state.
+// active says bytes moved just now (an idle timer starts again). It reports
+// whether the connection is still open.
 func (l *loop) settle(fd int32, c *conn, active bool) bool {
 	unsent, head := 0, false
 	if c.spill != 0 {
 		sp := &l.spills[c.spill]
 		unsent, head = len(sp.out), len(sp.in) > 0
 	}
-	delayed := c.flags&flagDelayed != 0
-	if !delayed && unsent == 0 {
-		if c.flags&flagCloseAfter != 0 {
+	switch c.state {
+	case connReading, connBackpressured:
+		c.state = connReading
+		if unsent > maxUnsent {
+			c.state = connBackpressured
+		}
+	case connClosing:
+		if unsent == 0 {
 			l.close(fd, c)
 			return false
 		}
-		if c.flags&(flagDrain|flagShut) == flagDrain {
+	case connDraining:
+		if unsent == 0 {
 			// The error response is out: shut the write side so the
 			// client sees it end, and keep reading to discard.
 			if err := unix.Shutdown(int(fd), unix.SHUT_WR); err != nil {
 				l.close(fd, c)
 				return false
 			}
-			c.flags |= flagShut
+			c.state = connDiscarding
 		}
 	}
 
+	r := rules[c.state]
 	var want uint8
-	if !delayed {
-		if unsent > 0 {
-			want |= wantWrite
-		}
-		closing := c.flags&flagCloseAfter != 0
-		if !closing && (unsent <= maxUnsent || c.flags&flagDrain != 0) {
-			want |= wantRead
-		}
+	if r.read {
+		want |= wantRead
+	}
+	if unsent > 0 && c.state != connDelayed {
+		want |= wantWrite
 	}
 	if want != c.want {
-		if err := l.p.modify(int(fd), want); err != nil {
+		if err := l.p.modify(int(fd), c.gen, want); err != nil {
 			l.close(fd, c)
 			return false
 		}
 		c.want = want
 	}
-
-	list := listIdle
-	switch {
-	case delayed:
-		list = listDelay
-	case c.flags&flagDrain != 0:
-		list = listDrain
-	case head && c.flags&flagCloseAfter == 0:
+	list := r.list
+	if c.state == connReading && head {
 		list = listHead
 	}
 	l.place(fd, c, list, active)
@@ -271,7 +157,7 @@ func (l *loop) close(fd int32, c *conn) {
 		*sp = spill{}
 		l.freeSpills = append(l.freeSpills, c.spill)
 	}
-	*c = conn{}
+	*c = conn{gen: c.gen} // the slot keeps its generation for the next connection
 	closeFD(fd)
 	l.count--
 	l.srv.conns.Add(-1)

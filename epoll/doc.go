@@ -3,6 +3,22 @@
 // with no runtime netpoller and no library between the kernel and the
 // protocol code.
 //
+// # Reading order
+//
+//  1. poller.go: the only file that speaks epoll (create, ctl, wait, wake),
+//     translating EPOLL* bits into readable, writable and hang-up.
+//  2. loop.go: one loop's turn (wait, dispatch, accept, expire) and its
+//     shutdown.
+//  3. conn.go: what a connection keeps, its states, and settle, the one
+//     function that moves it between them.
+//  4. read.go and write.go: reading and answering a connection; writing
+//     straight to the socket and queueing only what it did not take.
+//  5. accept.go and timers.go: taking new connections; the timer lists
+//     whose nearest deadline becomes the wait's timeout.
+//  6. server.go, listen.go, table.go, sys.go: starting and stopping the
+//     loops, the listening sockets, the connection table, the raw socket
+//     calls.
+//
 // # The loop's contract
 //
 // Start opens the listeners and starts cfg.Loops loops. Each loop is one
@@ -11,16 +27,25 @@
 // loops but a connection counter (for MaxConns) and the server's state. A
 // connection belongs to the loop that accepted it for its whole life.
 //
+// cfg.Accept says where connections come from: "reuseport" gives each loop
+// a listener of its own on the same port (SO_REUSEPORT), the kernel picking
+// one per connection; "exclusive" registers one listener in every loop with
+// EPOLLEXCLUSIVE, so the kernel wakes one waiting loop (rarely a few); and
+// "shared" registers it in every loop without that flag, so every waiting
+// loop wakes for each connection and all but one find nothing to accept:
+// the thundering herd, kept on purpose to be observed.
+//
 // One turn of a loop:
 //
 //  1. wait for events (poller.go, the only file that speaks epoll), with the
 //     nearest timer deadline as the timeout;
-//  2. for each event: hang-up closes; writable flushes queued responses;
-//     readable reads (once in level mode, until EAGAIN in edge mode), passes
+//  2. for each event whose tag (fd and generation) names a live connection:
+//     hang-up closes; writable flushes queued responses; readable reads
+//     (once in level mode, until EAGAIN or 16 reads in edge mode), passes
 //     the bytes to proto.State.Serve and writes all the responses of that
 //     read with one write, straight to the socket;
-//  3. accept new connections (after the batch, so that a reused fd never
-//     receives a stale event meant for the connection it replaced);
+//  3. accept new connections, at most 64 per wake, after the batch, so
+//     that the connections already open are served first;
 //  4. fire expired timers: idle and header timeouts, delayed responses, the
 //     end of a drain after an error.
 //
@@ -28,16 +53,18 @@
 // state, the start of an unfinished head, unsent responses and its place in
 // a timer list. Bytes are kept only when some are really left over, and the
 // memory is returned once they are gone, so an idle keep-alive connection
-// costs a 40-byte slot and the kernel's socket.
+// costs a 48-byte slot and the kernel's socket.
 //
 // Only a short write (or EAGAIN) queues bytes and arms EPOLLOUT; the loop
 // disarms it once the queue is empty. A connection holding more than
 // maxUnsent queued bytes is no longer read until the queue drains, so a
-// client that pipelines without reading cannot grow the server's memory.
-// After an error response the loop stops serving the connection, shuts its
-// write side, discards what arrives for up to proto.DrainTimeout, and
-// closes. A client's FIN is read as end of stream: what it sent before is
-// answered, then the connection closes.
+// client that pipelines without reading cannot grow the server's memory;
+// meanwhile no header timer runs for it, and the idle timer, restarted by
+// every byte written, closes it if its responses make no progress. After an
+// error response the loop stops serving the connection, shuts its write
+// side, discards what arrives for up to proto.DrainTimeout, and closes. A
+// client's FIN is read as end of stream: what it sent before is answered,
+// then the connection closes.
 //
 // Shutdown wakes every loop through its eventfd. Each loop closes its
 // listener, lets each connection deliver what it owes (delayed responses
@@ -56,5 +83,8 @@
 // when its state changes, for instance when new bytes arrive. The loop must
 // then read until EAGAIN, or bytes already queued would sit unreported until
 // the client sends more: a correct edge loop pays one extra read, the one
-// that returns EAGAIN, on every event. It is here to show that cost.
+// that returns EAGAIN, on every event. A connection that is still readable
+// after maxEdgeReads reads is re-armed with EPOLL_CTL_MOD instead, which
+// reports it again on the next wait, so that it cannot hold the loop. Edge
+// mode is here to show these costs.
 package epoll

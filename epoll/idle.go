@@ -86,7 +86,8 @@ func (p *poller) holdFor(msec int) int {
 }
 
 // sleep waits up to msec (< 0: no deadline) for events, after the first
-// poll found none, and returns their count and the wait's errno.
+// poll found none, and returns their count and the wait's errno (EINTR
+// included: the wait decides what a signal means).
 func (p *poller) sleep(msec int) (uintptr, unix.Errno) {
 	switch p.idle.mode {
 	case serve.IdlePark:

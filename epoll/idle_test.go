@@ -2,7 +2,6 @@ package epoll
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -39,7 +38,8 @@ func newIdlePoller(t *testing.T, mode string) *poller {
 
 // In every mode a pending event is returned at once, a wait with nothing
 // pending sleeps until an event (woken before the hold ends, and after it),
-// and a wait with a deadline returns empty once it passes.
+// and a wait with a deadline returns empty once it has passed, not before
+// (a signal does not end it early), and not long after.
 func TestIdleWaitSteps(t *testing.T) {
 	for _, mode := range idleModes {
 		t.Run(mode, func(t *testing.T) {
@@ -48,56 +48,56 @@ func TestIdleWaitSteps(t *testing.T) {
 			if n, err := p.wait(-1); err != nil || n != 1 {
 				t.Fatalf("pending: wait = %d, %v; want the eventfd", n, err)
 			}
-			if fd, _ := p.event(0); fd != int32(p.wakefd) {
-				t.Fatalf("event on fd %d, want the eventfd %d", fd, p.wakefd)
+			if key, _, _ := p.event(0); key != tagWake {
+				t.Fatalf("event tagged %d, want the eventfd's %d", key, tagWake)
 			}
 			p.woken()
 			for _, after := range []time.Duration{time.Millisecond, 3 * holdMax * time.Millisecond} {
 				time.AfterFunc(after, func() { p.wake() })
-				n, err := waitForEvent(p, -1, 5*time.Second)
-				if err != nil || n != 1 {
+				if n, err := boundedWait(t, p, -1); err != nil || n != 1 {
 					t.Fatalf("woken after %v: wait = %d, %v; want the eventfd", after, n, err)
 				}
 				p.woken()
 			}
 			for _, msec := range []int{1, holdMax / 2, 2 * holdMax} {
-				// A signal may end a wait early, with 0 events, but it must
-				// not overrun its deadline; only the overrun is checked,
-				// generously, and a wait that never returns fails the test.
-				done := make(chan error, 1)
-				go func() {
-					n, err := p.wait(msec)
-					if err == nil && n != 0 {
-						err = fmt.Errorf("%d events", n)
-					}
-					done <- err
-				}()
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Fatalf("wait(%d ms): %v; want 0 events", msec, err)
-					}
-				case <-time.After(time.Duration(msec)*time.Millisecond + 2*time.Second):
-					p.wake() // let the stuck wait return before the poller closes
-					<-done
-					t.Fatalf("wait(%d ms) overran its deadline", msec)
+				began := time.Now()
+				if n, err := boundedWait(t, p, msec); err != nil || n != 0 {
+					t.Fatalf("wait(%d ms) = %d, %v; want 0 events", msec, n, err)
+				}
+				if took := time.Since(began); took < time.Duration(msec)*time.Millisecond {
+					t.Fatalf("wait(%d ms) returned after %v, before its deadline", msec, took)
 				}
 			}
 		})
 	}
 }
 
-// waitForEvent waits as the loop does, again after an empty return (a
-// signal ends a wait with 0 events), until an event or the limit.
-func waitForEvent(p *poller, msec int, limit time.Duration) (int, error) {
-	end := time.Now().Add(limit)
-	for time.Now().Before(end) {
-		n, err := p.wait(msec)
-		if n != 0 || err != nil {
-			return n, err
-		}
+// boundedWait runs p.wait(msec) and fails the test if it has not returned
+// 2 s after its deadline (5 s when it has none and an event is due).
+func boundedWait(t *testing.T, p *poller, msec int) (int, error) {
+	t.Helper()
+	type result struct {
+		n   int
+		err error
 	}
-	return 0, nil
+	done := make(chan result, 1)
+	go func() {
+		n, err := p.wait(msec)
+		done <- result{n, err}
+	}()
+	limit := 5 * time.Second
+	if msec >= 0 {
+		limit = time.Duration(msec)*time.Millisecond + 2*time.Second
+	}
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-time.After(limit):
+		p.wake() // let the stuck wait return before the poller closes
+		<-done
+		t.Fatalf("wait(%d ms) still blocked after %v", msec, limit)
+		return 0, nil
+	}
 }
 
 // The hold is the first poll's timeout only in the hold mode, and never

@@ -22,6 +22,14 @@ const (
 	// want of fds or memory. The listener stays readable meanwhile, so
 	// without the pause the loop would spin on the failing accept.
 	acceptPause = 100 * time.Millisecond
+	// maxAccepts is how many accept4 calls one wake makes at most, as
+	// Redis's MAX_ACCEPTS_PER_CALL: enough to take a burst in a few wakes,
+	// few enough that a burst does not hold the loop's connections up.
+	maxAccepts = 64
+	// maxEdgeReads is how many reads one event makes at most in edge mode
+	// (about 1 MiB, as gnet's EdgeTriggeredIOChunk), before the loop
+	// re-arms the connection and serves the others.
+	maxEdgeReads = 16
 )
 
 // loop is one event loop: a goroutine locked to its thread, with its own
@@ -31,10 +39,12 @@ type loop struct {
 	srv       *Server
 	p         *poller
 	lfd       int  // the listening socket this loop accepts from; -1 once stopped
-	exclusive bool // lfd is shared with every loop (EPOLLEXCLUSIVE)
+	shared    bool // lfd is shared with every loop (exclusive and shared modes)
+	exclusive bool // lfd is registered with EPOLLEXCLUSIVE
 	paused    bool // lfd is out of the epoll set until resumeAt (EMFILE)
 	resumeAt  int64
-	stopping  bool // Shutdown began: no more accepting, no more reading
+	stopping  bool                              // Shutdown began: no more accepting, no more reading
+	accept4   func(lfd int) (int32, unix.Errno) // acceptFD, or a test's stand-in
 
 	base  time.Time // the loop clock's origin
 	now   int64     // the loop clock (ns since base), read after each wait
@@ -56,7 +66,8 @@ type loop struct {
 	sleeper    *time.Timer
 }
 
-func newLoop(srv *Server, cfg serve.Config, lfd int, exclusive bool) (*loop, error) {
+func newLoop(srv *Server, cfg serve.Config, lfd int) (*loop, error) {
+	exclusive := cfg.Accept == serve.AcceptExclusive
 	p, err := newPoller(cfg.Trigger == serve.TriggerEdge)
 	if err != nil {
 		return nil, err
@@ -73,7 +84,9 @@ func newLoop(srv *Server, cfg serve.Config, lfd int, exclusive bool) (*loop, err
 		srv:       srv,
 		p:         p,
 		lfd:       lfd,
+		shared:    cfg.Accept != serve.AcceptReusePort,
 		exclusive: exclusive,
+		accept4:   acceptFD,
 		base:      time.Now(),
 		spills:    make([]spill, 1),
 		rbuf:      make([]byte, proto.MaxHead+readSize),
@@ -116,15 +129,15 @@ func (l *loop) run() {
 		}
 		l.now = int64(time.Since(l.base))
 		accepting, woken := false, false
-		for i := 0; i < n; i++ {
-			fd, ev := l.p.event(i)
-			switch {
-			case fd == int32(l.p.wakefd):
+		for i := range n {
+			fd, gen, ev := l.p.event(i)
+			switch fd {
+			case tagWake:
 				woken = true
-			case int(fd) == l.lfd:
+			case tagListener:
 				accepting = true
 			default:
-				l.handle(fd, ev)
+				l.handle(fd, gen, ev)
 			}
 		}
 		if woken {
@@ -133,9 +146,10 @@ func (l *loop) run() {
 		if state := l.srv.state.Load(); state != stateRunning && l.stop(state) {
 			return
 		}
-		// New connections are taken only after the batch: an fd closed
-		// above may come back from accept4, and a later event of this
-		// batch, meant for the old connection, must not reach the new one.
+		// New connections are taken after the batch, so that those already
+		// open are served first. An fd closed above may come back from
+		// accept4; a later event meant for the old connection carries the
+		// old generation, and handle drops it.
 		if accepting && !l.stopping {
 			l.accept()
 		}
@@ -147,10 +161,13 @@ func (l *loop) run() {
 }
 
 // handle dispatches one event to its connection.
-func (l *loop) handle(fd int32, ev uint32) {
+func (l *loop) handle(fd int32, gen uint32, ev uint32) {
 	c := l.conns.get(fd)
-	if c == nil || c.flags == 0 {
-		// A stale event: the connection was closed earlier in this batch.
+	if c == nil || c.state == connFree || c.gen != gen {
+		// A stale event: its connection was closed, earlier in this batch
+		// or while a copy of its fd keeps its socket in the set, and the
+		// number may belong to a newer connection now. (In level mode such
+		// a socket is reported at every wait until the copy is closed.)
 		return
 	}
 	if ev&hangup != 0 {
@@ -163,85 +180,7 @@ func (l *loop) handle(fd int32, ev uint32) {
 		return
 	}
 	if ev&readable != 0 && c.want&wantRead != 0 {
-		l.readable(fd, c)
-	}
-}
-
-// accept takes every pending connection (until EAGAIN). Connections beyond
-// MaxConns get 503 and are closed at once.
-func (l *loop) accept() {
-	for {
-		fd, errno := accept(l.lfd)
-		switch errno {
-		case 0:
-		case unix.EAGAIN:
-			// The backlog is empty (or another loop took the connection).
-			return
-		case unix.ECONNABORTED, unix.EPROTO, unix.EPERM:
-			// That connection died in the backlog: take the next one.
-			continue
-		default:
-			// EMFILE, ENFILE, ENOBUFS, ENOMEM: the backlog stays readable
-			// and accept would fail again at once; pause instead of spinning,
-			// and keep serving the connections we have.
-			l.pauseAccept()
-			return
-		}
-		if l.srv.conns.Add(1) > l.srv.maxConns {
-			l.srv.conns.Add(-1)
-			// Over the cap: answer and close now; the socket is fresh, so
-			// the 503 fits its send buffer. A drain would hold the very fd
-			// the cap protects.
-			send(fd, proto.ServiceUnavailable)
-			closeFD(fd)
-			continue
-		}
-		if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-			l.srv.conns.Add(-1)
-			closeFD(fd)
-			continue
-		}
-		if err := l.p.add(int(fd), wantRead); err != nil {
-			l.srv.conns.Add(-1)
-			closeFD(fd)
-			continue
-		}
-		c := l.conns.slot(fd)
-		*c = conn{flags: flagOpen, want: wantRead, prev: -1, next: -1}
-		l.count++
-		l.maxfd = max(l.maxfd, fd)
-		l.place(fd, c, listIdle, true)
-	}
-}
-
-func (l *loop) pauseAccept() {
-	l.p.remove(l.lfd)
-	l.paused = true
-	l.resumeAt = l.now + int64(acceptPause)
-}
-
-func (l *loop) resumeAccept() {
-	l.paused = false
-	if err := l.p.addListener(l.lfd, l.exclusive); err != nil {
-		// The listener cannot be watched again: try again after a pause.
-		l.pauseAccept()
-	}
-}
-
-// stopAccepting takes the listener out of the set and closes it; a shared
-// listener is closed by the last loop to let go of it.
-func (l *loop) stopAccepting() {
-	if l.lfd < 0 {
-		return
-	}
-	if !l.paused {
-		l.p.remove(l.lfd)
-	}
-	l.paused = false
-	fd := l.lfd
-	l.lfd = -1
-	if !l.exclusive || l.srv.listenRefs.Add(-1) == 0 {
-		unix.Close(fd)
+		l.receive(fd, c)
 	}
 }
 
@@ -253,7 +192,7 @@ func (l *loop) stop(state int32) bool {
 		l.stopping = true
 		l.stopAccepting()
 		l.each(func(fd int32, c *conn) {
-			c.flags |= flagCloseAfter
+			c.become(connClosing)
 			l.settle(fd, c, false)
 		})
 	}
@@ -266,7 +205,7 @@ func (l *loop) stop(state int32) bool {
 // each calls f for every open connection of the loop.
 func (l *loop) each(f func(fd int32, c *conn)) {
 	for fd := int32(0); fd <= l.maxfd; fd++ {
-		if c := l.conns.get(fd); c != nil && c.flags != 0 {
+		if c := l.conns.get(fd); c != nil && c.state != connFree {
 			f(fd, c)
 		}
 	}

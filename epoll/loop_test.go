@@ -16,10 +16,11 @@ import (
 )
 
 // modes is every trigger and accept mode, with two loops so that accept
-// spreads connections (reuseport) or shares one listener (exclusive).
+// spreads connections (reuseport) or shares one listener (exclusive,
+// shared).
 func modes(t *testing.T, f func(t *testing.T, cfg serve.Config)) {
 	for _, trigger := range []string{serve.TriggerLevel, serve.TriggerEdge} {
-		for _, accept := range []string{serve.AcceptReusePort, serve.AcceptExclusive} {
+		for _, accept := range []string{serve.AcceptReusePort, serve.AcceptExclusive, serve.AcceptShared} {
 			t.Run(trigger+"/"+accept, func(t *testing.T) {
 				cfg := testConfig()
 				cfg.Loops, cfg.Trigger, cfg.Accept = 2, trigger, accept
@@ -178,23 +179,30 @@ func TestHeaderTimeout(t *testing.T) {
 func TestManyConnections(t *testing.T) {
 	modes(t, func(t *testing.T, cfg serve.Config) {
 		s := start(t, cfg)
-		var wg sync.WaitGroup
-		errs := make(chan error, 100)
-		for i := 0; i < 100; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs <- converse(s.Addr(), 20)
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		converseAll(t, s.Addr(), 100, 20)
 	})
+}
+
+// converseAll runs clients conversations of n requests at once, each on a
+// new connection, and fails the test on the first error.
+func converseAll(t *testing.T, addr string, clients, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- converse(addr, n)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // converse sends n requests one at a time on a new connection.

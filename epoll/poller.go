@@ -2,8 +2,12 @@ package epoll
 
 import (
 	"os"
+	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/readinesslab/readiness/internal/eventfd"
 )
 
 // This file is the only one that speaks epoll. The loop above it asks for
@@ -21,6 +25,13 @@ const (
 const (
 	wantRead  uint8 = 1 << iota // readable events (and the peer's FIN)
 	wantWrite                   // writable events
+)
+
+// Event tags of the two kinds of fd in the set besides connections. A
+// connection's events carry its fd (>= 0) and its generation.
+const (
+	tagWake     = -1 // the eventfd
+	tagListener = -2 // the listening socket
 )
 
 // maxEvents is how many events one wait returns at most: large, so that under
@@ -41,23 +52,30 @@ func newPoller(edge bool) (*poller, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	wfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	wfd, err := eventfd.Open()
 	if err != nil {
 		unix.Close(fd)
-		return nil, os.NewSyscallError("eventfd", err)
+		return nil, err
 	}
 	p := &poller{fd: fd, wakefd: wfd, edge: edge}
 	// The eventfd is level-triggered: it reports until the loop reads it, so
 	// a wake that lands while the loop is busy is not lost.
-	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, unix.EPOLLIN); err != nil {
+	if err := p.ctl(unix.EPOLL_CTL_ADD, wfd, tagWake, 0, unix.EPOLLIN); err != nil {
 		p.close()
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *poller) ctl(op, fd int, events uint32) error {
-	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+// ctl registers fd, or changes or ends its registration. Every event of the
+// registration carries the tag (key, gen) back: a connection's fd and
+// generation, or tagWake or tagListener. The registration belongs to
+// the open socket, not to the number: while a copy of a closed fd lives on
+// (a child between fork and exec), the old socket stays in the set and
+// reports under its old tag, and gen is what tells it from a new connection
+// that accept4 gave the same number.
+func (p *poller) ctl(op, fd int, key int32, gen, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: key, Pad: int32(gen)}
 	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(p.fd, op, fd, &ev))
 }
 
@@ -78,70 +96,85 @@ func (p *poller) mask(want uint8) uint32 {
 	return m
 }
 
-// add registers a connection with the given interest.
-func (p *poller) add(fd int, want uint8) error {
-	return p.ctl(unix.EPOLL_CTL_ADD, fd, p.mask(want))
+// add registers a connection with the given interest, tagged with gen.
+func (p *poller) add(fd int, gen uint32, want uint8) error {
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, int32(fd), gen, p.mask(want))
 }
 
 // modify changes a connection's interest. EPOLL_CTL_MOD polls the socket
 // again, so in edge mode too the loop hears about bytes that arrived while
 // it was not asking.
-func (p *poller) modify(fd int, want uint8) error {
-	return p.ctl(unix.EPOLL_CTL_MOD, fd, p.mask(want))
+func (p *poller) modify(fd int, gen uint32, want uint8) error {
+	return p.ctl(unix.EPOLL_CTL_MOD, fd, int32(fd), gen, p.mask(want))
 }
 
 // addListener registers a listening socket, level-triggered in both modes:
 // the backlog keeps being reported until it is empty, so a pause in
 // accepting resumes by itself. exclusive asks the kernel to wake one of the
-// epoll instances sharing the socket rather than all of them.
+// epoll instances sharing the socket rather than all of them; without it
+// every instance waiting on the socket is woken for each connection.
 func (p *poller) addListener(fd int, exclusive bool) error {
 	var m uint32 = unix.EPOLLIN
 	if exclusive {
 		m |= unix.EPOLLEXCLUSIVE
 	}
-	return p.ctl(unix.EPOLL_CTL_ADD, fd, m)
+	return p.ctl(unix.EPOLL_CTL_ADD, fd, tagListener, 0, m)
 }
 
 // remove takes an fd out of the set. Connections do not need it: closing a
 // socket that was never duplicated removes it. Listeners do (they are paused,
 // or shared with other loops), and EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD.
 func (p *poller) remove(fd int) error {
-	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0)
+	return p.ctl(unix.EPOLL_CTL_DEL, fd, 0, 0, 0)
 }
 
 // wait fills p.events and returns how many it holds; msec < 0 waits without
 // a deadline. It takes two steps, and the split is the point:
 //
-//  1. a raw epoll_wait (RawSyscall6), which skips the runtime's
-//     entersyscall/exitsyscall: under load there is nearly always an event
+//  1. a raw epoll_pwait (RawSyscall6), which skips the runtime's
+//     entersyscall/exitsyscall: under load an event is nearly always
 //     pending, and the call returns at once. Its timeout is 0, or, in the
 //     hold mode, the hold: a short sleep that keeps the P (idle.go).
 //  2. only if that found nothing, the sleep of the loop's idle mode.
 func (p *poller) wait(msec int) (int, error) {
-	first := p.holdFor(msec)
-	r, errno := p.poll(first)
-	if errno == 0 && r == 0 && msec != first {
-		rest := -1
-		if msec > 0 {
-			rest = msec - first
-		}
-		r, errno = p.sleep(rest)
+	var deadline time.Time // when a timeout was given: when it ends
+	if msec > 0 {
+		deadline = time.Now().Add(time.Duration(msec) * time.Millisecond)
 	}
-	switch errno {
-	case 0:
-		return int(r), nil
-	case unix.EINTR:
-		// A signal (the runtime's preemption, for one) ended the wait.
-		// Nothing happened to the set; report no events, so that the loop
-		// recomputes its timeout and, back in Go code, can be preempted.
-		return 0, nil
-	default:
-		return 0, os.NewSyscallError("epoll_wait", errno)
+	for {
+		first := p.holdFor(msec)
+		r, errno := p.poll(first)
+		if errno == 0 && r == 0 && msec != first {
+			rest := -1
+			if msec > 0 {
+				rest = msec - first
+			}
+			r, errno = p.sleep(rest)
+		}
+		switch errno {
+		case 0:
+			return int(r), nil
+		case unix.EINTR:
+			// A signal ended the wait early; nothing happened to the set.
+			// It is most often the runtime asking this goroutine to stop
+			// (sysmon's preemption, a GC's stop), which a raw call cannot
+			// honour: yield to it, then wait again, but only for what is
+			// left of the timeout: waiting the whole of it again would let
+			// every signal push the nearest timer back.
+			runtime.Gosched()
+			if !deadline.IsZero() {
+				msec = ceilMillis(int64(time.Until(deadline)))
+			}
+			continue
+		default:
+			return 0, os.NewSyscallError("epoll_wait", errno)
+		}
 	}
 }
 
-// event returns the fd and readiness of the i-th event of the last wait.
-func (p *poller) event(i int) (int32, uint32) {
+// event returns the tag (key and gen) and the readiness of the i-th event
+// of the last wait.
+func (p *poller) event(i int) (key int32, gen uint32, ready uint32) {
 	e := &p.events[i]
 	var r uint32
 	if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {
@@ -153,31 +186,17 @@ func (p *poller) event(i int) (int32, uint32) {
 	if e.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		r |= hangup
 	}
-	return e.Fd, r
+	return e.Fd, uint32(e.Pad), r
 }
 
 // wake ends the loop's current or next wait. Any goroutine may call it.
 func (p *poller) wake() error {
-	one := [8]byte{1}
-	for {
-		_, err := unix.Write(p.wakefd, one[:])
-		switch err {
-		case nil, unix.EAGAIN:
-			// EAGAIN: the counter is saturated, so a wake is already pending.
-			return nil
-		case unix.EINTR:
-			continue // interrupted before writing anything: try again
-		default:
-			return os.NewSyscallError("write", err)
-		}
-	}
+	return eventfd.Signal(p.wakefd)
 }
 
 // woken resets the eventfd after a wake, so that it stops being reported.
 func (p *poller) woken() {
-	var b [8]byte
-	// EAGAIN means another read already reset it; nothing else can fail here.
-	unix.Read(p.wakefd, b[:])
+	eventfd.Reset(p.wakefd)
 }
 
 // closeEpoll closes the epoll instance. The eventfd stays open until close,

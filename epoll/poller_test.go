@@ -25,8 +25,8 @@ func TestWaitPolls(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("wait = %d, %v; want the eventfd", n, err)
 	}
-	if fd, _ := p.event(0); fd != int32(p.wakefd) {
-		t.Fatalf("event on fd %d, want the eventfd %d", fd, p.wakefd)
+	if key, _, _ := p.event(0); key != tagWake {
+		t.Fatalf("event tagged %d, want the eventfd's %d", key, tagWake)
 	}
 }
 

@@ -25,14 +25,19 @@ type Server struct {
 
 	conns      atomic.Int64 // open connections over all loops, for MaxConns
 	state      atomic.Int32
-	listenRefs atomic.Int32 // loops still using the shared listener (exclusive)
+	listenRefs atomic.Int32 // loops still using the shared listener (exclusive, shared)
 	running    atomic.Int32 // loops not yet exited
 
 	abort     chan struct{} // closed when Shutdown's context ends first
 	done      chan struct{} // closed when the last loop has exited
 	stopOnce  sync.Once
 	abortOnce sync.Once
-	closeOnce sync.Once
+
+	// wakeMu orders the wakes of concurrent Shutdown calls before the
+	// close of the eventfds they write to; wakeClosed is set, under it,
+	// once the eventfds are closed, and no wake happens after that.
+	wakeMu     sync.Mutex
+	wakeClosed bool
 }
 
 var _ serve.Server = (*Server)(nil)
@@ -60,7 +65,7 @@ func Start(cfg serve.Config) (*Server, error) {
 		if reusePort {
 			lfd = lfds[i]
 		}
-		l, err := newLoop(s, cfg, lfd, !reusePort)
+		l, err := newLoop(s, cfg, lfd)
 		if err != nil {
 			for _, l := range s.loops {
 				l.p.close()
@@ -101,16 +106,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		})
 		<-s.done
 	}
-	// Every loop has exited, so nobody reads or wakes the eventfds any more.
-	s.closeOnce.Do(func() {
+	// Every loop has exited, so no loop reads the eventfds any more; a
+	// concurrent Shutdown may still be waking them, and wakeMu makes the
+	// close wait for it.
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	if !s.wakeClosed {
+		s.wakeClosed = true
 		for _, l := range s.loops {
 			l.p.close()
 		}
-	})
+	}
 	return err
 }
 
+// wakeAll ends every loop's wait, unless the eventfds are closed already
+// (the loops have all exited then, and need no wake).
 func (s *Server) wakeAll() {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	if s.wakeClosed {
+		return
+	}
 	for _, l := range s.loops {
 		// A failed wake leaves that loop blocked until its next event or
 		// timer; there is no better channel to reach it.

@@ -13,8 +13,8 @@ import (
 // hand the P to another thread during the call, which only matters for calls
 // that can block, and none of these can.
 
-// read reads once into b. It returns the bytes read (0 at end of stream).
-func read(fd int32, b []byte) (int, unix.Errno) {
+// readFD reads once into b. It returns the bytes read (0 at end of stream).
+func readFD(fd int32, b []byte) (int, unix.Errno) {
 	for {
 		n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 		if errno == unix.EINTR {
@@ -27,11 +27,11 @@ func read(fd int32, b []byte) (int, unix.Errno) {
 	}
 }
 
-// send writes once from b. MSG_NOSIGNAL turns a write to a reset connection
+// sendFD writes once from b. MSG_NOSIGNAL turns a write to a reset connection
 // into EPIPE instead of a SIGPIPE, so no signal is ever raised by a client
 // going away (the runtime would ignore it for a socket, but it still costs a
 // signal delivery).
-func send(fd int32, b []byte) (int, unix.Errno) {
+func sendFD(fd int32, b []byte) (int, unix.Errno) {
 	for {
 		n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), unix.MSG_NOSIGNAL, 0, 0)
 		if errno == unix.EINTR {
@@ -44,10 +44,10 @@ func send(fd int32, b []byte) (int, unix.Errno) {
 	}
 }
 
-// accept takes one connection from a listener, already nonblocking and
+// acceptFD takes one connection from a listener, already nonblocking and
 // close-on-exec. The peer's address is not asked for: nothing uses it, and
 // unix.Accept4 would allocate a Sockaddr for it.
-func accept(lfd int) (int32, unix.Errno) {
+func acceptFD(lfd int) (int32, unix.Errno) {
 	for {
 		fd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd), 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
 		if errno == unix.EINTR {

@@ -1,41 +1,6 @@
 package epoll
 
-import "github.com/readinesslab/readiness/internal/proto"
-
-// conn is what a connection keeps between events, and nothing more: an idle
-// keep-alive connection is one of these (40 bytes, no pointers, so the
-// garbage collector never scans the table) plus the kernel's socket. Bytes
-// that must outlive an event live in a spill, attached only while there are
-// some.
-type conn struct {
-	st    proto.State // the framing state: body bytes still to skip
-	since int64       // when the connection entered its timer list (loop clock, ns)
-	spill int32       // index in loop.spills; 0: no bytes kept
-	prev  int32       // neighbours in the timer list named by list (fds; -1: none)
-	next  int32
-	list  uint8 // which timer list holds the connection (listNone: none)
-	flags uint8 // flag* bits; 0: the slot is free
-	want  uint8 // the interest registered with epoll (want* bits)
-}
-
-// Connection flags.
-const (
-	flagOpen       uint8 = 1 << iota // the slot holds a connection
-	flagDelayed                      // spill.out holds a batch waiting out the delay
-	flagCloseAfter                   // close once spill.out is written (Close verdict, EOF, shutdown)
-	flagDrain                        // an error or a closing response: half-close, discard input, then close
-	flagShut                         // the write side is shut (draining)
-)
-
-// spill holds the bytes one connection must keep between events: the start
-// of a request head that is not complete yet, and responses not yet written.
-// Either slice is nil when there is nothing in it.
-type spill struct {
-	in  []byte
-	out []byte
-}
-
-// chunkBits sets how many slots a table chunk holds (1024: 40 KiB).
+// chunkBits sets how many slots a table chunk holds (1024: 48 KiB).
 const chunkBits = 10
 
 // table holds the connections of one loop, indexed by fd. It grows in fixed

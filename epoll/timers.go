@@ -18,7 +18,7 @@ import (
 // Timer lists; a connection is in at most one.
 const (
 	listNone  uint8 = iota
-	listIdle        // no request in progress: IdleTimeout after the last bytes moved
+	listIdle        // IdleTimeout after the last bytes moved: no request in progress, or responses backed up
 	listHead        // a head unfinished: HeaderTimeout after its first byte
 	listDelay       // a batch of responses held back: Delay after it was made
 	listDrain       // answered with an error: DrainTimeout after the answer
@@ -70,8 +70,7 @@ func (l *loop) unlink(fd int32, c *conn) {
 }
 
 // timeout is how long the next wait may block, in milliseconds: until the
-// nearest deadline (rounded up, so the loop never wakes early and spins),
-// or -1 for no deadline.
+// nearest deadline, or -1 for no deadline.
 func (l *loop) timeout() int {
 	next := int64(-1)
 	for list := listIdle; list < listCount; list++ {
@@ -88,7 +87,13 @@ func (l *loop) timeout() int {
 	if next < 0 {
 		return -1
 	}
-	d := next - int64(time.Since(l.base))
+	return ceilMillis(next - int64(time.Since(l.base)))
+}
+
+// ceilMillis turns a wait of d ns into epoll_wait's milliseconds, rounded
+// up so that a wait never ends before its deadline (the loop would find
+// nothing due and spin); 0 when d has passed.
+func ceilMillis(d int64) int {
 	if d <= 0 {
 		return 0
 	}
@@ -118,7 +123,7 @@ func (l *loop) expire() {
 			case listHead:
 				l.headTimeout(fd, c)
 			case listDelay:
-				c.flags &^= flagDelayed
+				c.release()
 				l.flush(fd, c)
 			}
 		}
@@ -129,7 +134,7 @@ func (l *loop) expire() {
 // connection as after any error.
 func (l *loop) headTimeout(fd int32, c *conn) {
 	l.dropIn(c)
-	c.flags |= flagDrain
+	c.become(connDraining)
 	if !l.write(fd, c, proto.RequestTimeout) {
 		return
 	}

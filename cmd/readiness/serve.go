@@ -33,7 +33,7 @@ func serveFlags(fs *flag.FlagSet, cfg *serve.Config) *string {
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "the address to listen on; port 0 picks a free port")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops for epoll and gnet, GOMAXPROCS for std; 0: the CPUs this process may run on")
 	fs.StringVar(&cfg.Trigger, "trigger", cfg.Trigger, "level-triggered epoll (one read per readiness event) or edge-triggered (EPOLLET, reading until EAGAIN)")
-	fs.StringVar(&cfg.Accept, "accept", cfg.Accept, "one SO_REUSEPORT listener per loop, or one listener shared by every loop with EPOLLEXCLUSIVE")
+	fs.StringVar(&cfg.Accept, "accept", cfg.Accept, "one SO_REUSEPORT listener per loop; one listener shared by every loop with EPOLLEXCLUSIVE (one loop, rarely a few, woken per connection); or one shared listener without it (every waiting loop woken per connection: the thundering herd, on purpose)")
 	fs.StringVar(&cfg.Idle, "idle", cfg.Idle, "how an epoll loop sleeps once it has nothing to do: hold (a raw wait that keeps the P for up to 10 ms, then block), block (the runtime's blocking system call at once), spin (poll for up to 20 µs, then hold) or park (in the runtime's netpoller, the goroutine not locked to a thread)")
 	fs.BoolVar(&cfg.Serial, "serial", cfg.Serial, "serve one connection at a time with no goroutine per connection: the first server of the story")
 	fs.DurationVar(&cfg.Delay, "delay", cfg.Delay, "hold each batch of responses this long, as a slow handler would")
@@ -50,7 +50,7 @@ var serveFlagArgs = []struct{ name, arg string }{
 	{"addr", "HOST:PORT"},
 	{"loops", "N"},
 	{"trigger", "level|edge"},
-	{"accept", "reuseport|exclusive"},
+	{"accept", "reuseport|exclusive|shared"},
 	{"idle", "hold|block|spin|park"},
 	{"serial", ""},
 	{"delay", "D"},

@@ -44,16 +44,14 @@ type stats struct {
 	requests, connectErrors, resets, timeouts, mismatches, closed int64
 }
 
-// loop is one event loop: an epoll set, a timer, its share of the
-// connections, a read buffer and a histogram, all used only by the
+// loop is one event loop: an epoll set, its share of the connections, a
+// timers heap, a read buffer and a histogram, all used only by the
 // goroutine running it, locked to its own OS thread.
 type loop struct {
 	plan    *plan
 	sa      unix.Sockaddr // the target, one per loop: connect caches its raw form in it
 	family  int
 	poll    *poller
-	timer   int   // timerfd
-	armed   int64 // when the timerfd is set to expire; 0 while not armed
 	conns   []conn
 	timers  timers
 	buf     []byte
@@ -72,7 +70,7 @@ func newLoop(p *plan, first, stride, total int) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loop{plan: p, poll: poll, timer: -1, conns: make([]conn, n), buf: make([]byte, readBuffer), hist: newHistogram()}
+	l := &loop{plan: p, poll: poll, conns: make([]conn, n), buf: make([]byte, readBuffer), hist: newHistogram()}
 	l.timers.conns = l.conns
 	l.sa, l.family = sockaddr(p.target)
 	times := make([]int64, n*p.pipeline)
@@ -83,14 +81,6 @@ func newLoop(p *plan, first, stride, total int) (*loop, error) {
 		g := int64(first + i*stride)
 		c.next = p.start + g*p.interval/int64(total)
 	}
-	if l.timer, err = newTimer(); err != nil {
-		l.close()
-		return nil, err
-	}
-	if err := poll.add(l.timer, unix.EPOLLIN, tagTimer, 0); err != nil {
-		l.close()
-		return nil, err
-	}
 	if err := poll.add(p.stop, unix.EPOLLIN, tagStop, 0); err != nil {
 		l.close()
 		return nil, err
@@ -99,51 +89,49 @@ func newLoop(p *plan, first, stride, total int) (*loop, error) {
 }
 
 // run drives the loop until the stop event or a failure of epoll itself,
-// then closes every fd the loop owns.
+// then closes every fd the loop owns. One turn: wait until an event or the
+// nearest deadline, handle the events, then do what is due.
 func (l *loop) run() {
 	// One OS thread per loop, as wrk runs one per thread: the loop's
-	// blocking epoll_wait then never holds up another loop.
+	// blocking wait then never holds up another loop.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	// The kernel may end a timed sleep up to the thread's timer slack late
+	// (50 µs by default), and in the open loop that lateness would count as
+	// latency from the intended send time. 1 ns wakes the loop on time; 0
+	// gives the thread its default back before it returns to the runtime.
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+	defer unix.Prctl(unix.PR_SET_TIMERSLACK, 0, 0, 0, 0)
 	defer l.close()
 	t := now()
 	l.sweepAt = t + l.plan.sweep
 	for i := range l.conns {
 		l.open(int32(i), t)
 	}
-	if !l.rearm() {
-		return
-	}
 	for {
-		n, err := l.poll.wait()
+		n, err := l.poll.wait(l.nextDue())
 		if err != nil {
 			l.err = err
 			return
 		}
 		for i := range n {
 			ev := &l.poll.events[i]
-			switch ev.Fd {
-			case tagStop:
+			if ev.Fd == tagStop {
 				return
-			case tagTimer:
-				drainTimer(l.timer)
-				l.armed = 0
-				if !l.expire(now()) {
-					return
-				}
-			default:
-				slot := ev.Fd
-				// A different generation means the socket this event was
-				// fetched for has been closed since, earlier in this batch.
-				if l.conns[slot].gen != ev.Pad {
-					continue
-				}
-				l.event(slot, ev.Events)
 			}
+			slot := ev.Fd
+			// A different generation: the socket this event was fetched for
+			// has been closed since, earlier in this batch, and the slot
+			// may hold a newer one.
+			if l.conns[slot].gen != ev.Pad {
+				continue
+			}
+			l.event(slot, ev.Events)
 		}
 		if l.err != nil {
 			return
 		}
+		l.expire(now())
 	}
 }
 
@@ -169,8 +157,8 @@ func (l *loop) event(slot int32, events uint32) {
 }
 
 // expire does what is due at t: scheduled sends, reopens and the timeout
-// sweep, then sets the timer for the next thing due.
-func (l *loop) expire(t int64) bool {
+// sweep.
+func (l *loop) expire(t int64) {
 	for l.timers.len() > 0 && l.timers.top() <= t {
 		slot := l.timers.pop()
 		switch l.conns[slot].state {
@@ -185,7 +173,6 @@ func (l *loop) expire(t int64) bool {
 		l.sweepTimeouts(t)
 		l.sweepAt = t + l.plan.sweep
 	}
-	return l.rearm()
 }
 
 // sweepTimeouts fails connections whose oldest request, or whose connect,
@@ -202,28 +189,20 @@ func (l *loop) sweepTimeouts(t int64) {
 	}
 }
 
-// schedule puts slot in the timers heap at due and makes sure the timerfd
-// expires no later than that.
+// schedule puts slot in the timers heap at due; the next wait ends by then.
 func (l *loop) schedule(slot int32, due int64) {
 	l.timers.set(slot, due)
-	if l.armed != 0 && due < l.armed {
-		l.rearm()
-	}
 }
 
-// rearm sets the timerfd for the earliest of the heap's top and the next
-// sweep. It reports false (and records why) if the timer cannot be set.
-func (l *loop) rearm() bool {
+// nextDue is the wait's deadline: the earliest of the heap's top and the
+// next sweep. No timerfd: the deadline is the wait's own timeout, so
+// scheduling costs no system call.
+func (l *loop) nextDue() int64 {
 	due := l.sweepAt
 	if l.timers.len() > 0 && l.timers.top() < due {
 		due = l.timers.top()
 	}
-	if err := setTimer(l.timer, due-now()); err != nil {
-		l.err = err
-		return false
-	}
-	l.armed = due
-	return true
+	return due
 }
 
 // close releases every fd the loop owns; the stop eventfd belongs to Run.
@@ -233,10 +212,6 @@ func (l *loop) close() {
 			unix.Close(c.fd)
 			c.fd = -1
 		}
-	}
-	if l.timer >= 0 {
-		unix.Close(l.timer)
-		l.timer = -1
 	}
 	l.poll.close()
 }

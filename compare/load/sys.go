@@ -6,18 +6,19 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/readinesslab/readiness/internal/eventfd"
 )
 
-// This file owns every system call the generator makes: sockets, epoll, the
-// loop's timer and the stop event. The loop above it speaks of readable,
-// writable, hang-up and failure kinds.
+// This file owns every system call the generator makes: sockets, epoll and
+// the stop event. The loop above it speaks of readable, writable, hang-up
+// and failure kinds.
 
-// Event-data tags for the two fds every poller holds besides connections.
-// A connection's event carries its slot (>= 0) and its generation.
-const (
-	tagStop  = -1
-	tagTimer = -2
-)
+// tagStop is the event-data tag of the stop eventfd, the one fd every
+// poller holds besides connections. A connection's event carries its slot
+// (>= 0) and its generation, so an event for a socket closed since is told
+// from one for the socket now in the slot.
+const tagStop = -1
 
 // poller is one epoll instance and the buffer its waits fill.
 type poller struct {
@@ -45,28 +46,38 @@ func (p *poller) mod(fd int, events uint32, slot, gen int32) error {
 	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(p.fd, unix.EPOLL_CTL_MOD, fd, &ev))
 }
 
-// wait returns the pending events, blocking until there is at least one;
-// the timerfd in the set bounds the wait.
-func (p *poller) wait() (int, error) {
-	// Poll without blocking first, as a raw system call: while events are
-	// pending (the loop is busy) that is one plain system call, without the
-	// runtime's bookkeeping for calls that may block. EINTR or an error
-	// here falls through to the blocking wait, which reports it.
-	r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd),
-		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+// wait fills p.events and returns how many it holds, waiting at most until
+// due (in now()'s clock). It polls first, with a raw epoll_pwait of timeout
+// 0: while the loop is busy an event is nearly always pending, and a raw
+// call skips the runtime's bookkeeping for calls that may block. Only when
+// that finds nothing does it block, through Syscall6, so that the P is free
+// for Run's own goroutine while the loop sleeps. The blocking wait is
+// epoll_pwait2: its timespec keeps the nanoseconds an open-loop schedule
+// needs, where epoll_wait's milliseconds would send late.
+func (p *poller) wait(due int64) (int, error) {
+	ptr := uintptr(unsafe.Pointer(&p.events[0]))
+	r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, uintptr(len(p.events)), 0, 0, 0)
 	if errno == 0 && r > 0 {
 		return int(r), nil
 	}
-	// Nothing pending: block through the runtime's path, so that the P is
-	// free for Run's own goroutine while the loop sleeps.
 	for {
-		n, err := unix.EpollWait(p.fd, p.events, -1)
-		// EINTR: a signal (the Go runtime's preemption among them) cut the
-		// wait short; nothing happened to the set, so wait again.
-		if err == unix.EINTR {
-			continue
+		d := due - now()
+		if d <= 0 {
+			return 0, nil
 		}
-		return n, os.NewSyscallError("epoll_wait", err)
+		ts := unix.NsecToTimespec(d)
+		r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(p.fd), ptr, uintptr(len(p.events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
+		switch errno {
+		case 0:
+			return int(r), nil
+		case unix.EINTR:
+			// A signal (the runtime's preemption, for one) ended the wait
+			// early; nothing happened to the set, so wait again, for what
+			// is left until due only.
+			continue
+		default:
+			return 0, os.NewSyscallError("epoll_pwait2", errno)
+		}
 	}
 }
 
@@ -111,44 +122,12 @@ func connectError(fd int) error {
 	return nil
 }
 
-// newTimer makes the loop's timerfd: one timer per loop, armed for the
-// earliest thing the loop must do (a scheduled send, a reconnect, the
-// timeout sweep), with nanosecond precision where epoll_wait's own timeout
-// only has milliseconds.
-func newTimer() (int, error) {
-	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
-	return fd, os.NewSyscallError("timerfd_create", err)
-}
-
-// setTimer arms fd to expire once, d from now (at least 1ns: zero disarms).
-func setTimer(fd int, d int64) error {
-	if d < 1 {
-		d = 1
-	}
-	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d)}
-	return os.NewSyscallError("timerfd_settime", unix.TimerfdSettime(fd, 0, &spec, nil))
-}
-
-// drainTimer consumes the expiration count so the level-triggered timerfd
-// stops reporting readable.
-func drainTimer(fd int) {
-	var b [8]byte
-	// EAGAIN: another wait already consumed it; nothing to do either way.
-	unix.Read(fd, b[:])
-}
-
 // newStop makes the eventfd that ends every loop: written once, never read,
 // it stays readable in every epoll set it is registered in.
-func newStop() (int, error) {
-	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	return fd, os.NewSyscallError("eventfd", err)
-}
+func newStop() (int, error) { return eventfd.Open() }
 
-func signalStop(fd int) error {
-	b := [8]byte{1}
-	_, err := unix.Write(fd, b[:])
-	return os.NewSyscallError("write", err)
-}
+// signalStop ends every loop's wait, now and from then on.
+func signalStop(fd int) error { return eventfd.Signal(fd) }
 
 // failure is what went wrong on a connection; each kind is counted apart.
 type failure uint8
@@ -177,10 +156,9 @@ func classify(n int, errno unix.Errno) ioResult {
 		return ioEOF
 	case errno == 0:
 		return ioDone
-	case errno == unix.EAGAIN, errno == unix.EINTR:
-		// EAGAIN: the socket is not ready; level triggering reports it
-		// again when it is. EINTR cannot come from a nonblocking socket
-		// but would mean the same: nothing done, try again later.
+	case errno == unix.EAGAIN:
+		// The socket is not ready; level triggering reports it again when
+		// it is. (EINTR never gets here: read and write retry it.)
 		return ioAgain
 	default:
 		// ECONNRESET, EPIPE, and anything else the kernel says about a
@@ -194,13 +172,23 @@ func classify(n int, errno unix.Errno) ioResult {
 // lets another thread take the P while a call blocks, would be pure cost.
 
 func read(fd int, p []byte) (int, unix.Errno) {
-	r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
-	return int(r), errno
+	for {
+		r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		if errno == unix.EINTR {
+			continue // a signal arrived before any byte was read: read again
+		}
+		return int(r), errno
+	}
 }
 
 func write(fd int, p []byte) (int, unix.Errno) {
-	r, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
-	return int(r), errno
+	for {
+		r, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		if errno == unix.EINTR {
+			continue // a signal arrived before any byte was written: write again
+		}
+		return int(r), errno
+	}
 }
 
 // epoch anchors the loop's clock; now is monotonic nanoseconds since it.

@@ -38,6 +38,7 @@ const (
 const (
 	AcceptReusePort = "reuseport" // one SO_REUSEPORT listener per loop
 	AcceptExclusive = "exclusive" // one listener in every loop, EPOLLEXCLUSIVE
+	AcceptShared    = "shared"    // one listener in every loop without EPOLLEXCLUSIVE: the thundering herd
 )
 
 // Idle modes (epoll): how a loop waits once a poll has found nothing ready.
@@ -54,7 +55,7 @@ type Config struct {
 	Addr    string // HOST:PORT; port 0 picks a free port
 	Loops   int    // event loops (epoll, gnet) or GOMAXPROCS (std); <= 0: CPUs available
 	Trigger string // epoll: TriggerLevel or TriggerEdge
-	Accept  string // epoll: AcceptReusePort or AcceptExclusive
+	Accept  string // epoll: AcceptReusePort, AcceptExclusive or AcceptShared
 	Serial  bool   // std: one connection at a time, no goroutines
 	Idle    string // epoll: IdleHold, IdleBlock, IdleSpin or IdlePark
 
@@ -110,8 +111,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Trigger != TriggerLevel && c.Trigger != TriggerEdge:
 		return fmt.Errorf("-trigger %q: want level or edge", c.Trigger)
-	case c.Accept != AcceptReusePort && c.Accept != AcceptExclusive:
-		return fmt.Errorf("-accept %q: want reuseport or exclusive", c.Accept)
+	case c.Accept != AcceptReusePort && c.Accept != AcceptExclusive && c.Accept != AcceptShared:
+		return fmt.Errorf("-accept %q: want reuseport, exclusive or shared", c.Accept)
 	case c.Idle != IdleHold && c.Idle != IdleBlock && c.Idle != IdleSpin && c.Idle != IdlePark:
 		return fmt.Errorf("-idle %q: want hold, block, spin or park", c.Idle)
 	case c.DelayMode != DelayBlock && c.DelayMode != DelayTimer:

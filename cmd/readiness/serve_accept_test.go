@@ -1,0 +1,24 @@
+package main
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// -accept shared is an epoll mode of its own: the startup line names it and
+// the server answers through whichever of its loops wins each accept.
+func TestServeAcceptShared(t *testing.T) {
+	p := startServe(t, "epoll", "-addr", "127.0.0.1:0", "-accept", "shared", "-loops", "4")
+	if !strings.Contains(p.line, "accept=shared") {
+		t.Errorf("listening line %q: want accept=shared", p.line)
+	}
+	for i := 0; i < 8; i++ {
+		request(t, p.addr).Close()
+	}
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0; stderr:\n%s", code, p.stderr)
+	}
+}
