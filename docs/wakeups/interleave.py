@@ -2,7 +2,8 @@
 """Interleaved runs of server variants under one load, for docs/wakeups.md.
 
 Each variant is NAME=MODEL[,ENV=VALUE...][,-flag=value...], or NAME=floor[,read|epoll] for
-`readiness floor`. Every run starts each variant's server pinned to --server-cpus, loads it
+`readiness floor`; BIN=PATH among the variant's settings runs that binary's server (the client
+is always --bin's). Every run starts each variant's server pinned to --server-cpus, loads it
 from --client-cpus with `readiness load` (--load gives its flags, e.g. "-c 100 -rate 2000"),
 and measures the server over --dur after --warm: CPU time from every thread's schedstat (ns),
 context switches from every thread's status (all, and voluntary), system calls from
@@ -20,6 +21,7 @@ ap.add_argument('--runs', type=int, default=3)
 ap.add_argument('--dur', type=float, default=3)
 ap.add_argument('--warm', type=float, default=1)
 ap.add_argument('--load', default='-c 1')
+ap.add_argument('--h2load', default='', help='h2load flags (e.g. "-c 100 --rps 20"): h2load --h1 is the client instead of readiness load')
 ap.add_argument('--server-cpus', default='1')
 ap.add_argument('--client-cpus', default='0')
 ap.add_argument('--noperf', action='store_true')
@@ -53,19 +55,24 @@ def one(spec):
     if rest.startswith('floor'):
         return floor(name, rest.split(',')[1] if ',' in rest else 'epoll')
     parts = rest.split(',')
-    model, env, flags = parts[0], dict(os.environ), []
+    model, env, flags, binary = parts[0], dict(os.environ), [], a.bin
     for p in parts[1:]:
         if p.startswith('-'):
             flags.append(p)
+        elif p.startswith('BIN='):
+            binary = p[len('BIN='):]
         else:
             k, v = p.split('=', 1); env[k] = v
-    srv = subprocess.Popen(['taskset', '-c', a.server_cpus, a.bin, 'serve', model, '-loops', '1', '-addr', '127.0.0.1:0'] + flags,
+    srv = subprocess.Popen(['taskset', '-c', a.server_cpus, binary, 'serve', model, '-loops', '1', '-addr', '127.0.0.1:0'] + flags,
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
     line = srv.stdout.readline()
     addr = re.search(r'listening on (\S+)', line).group(1)
-    total = a.warm + a.dur + 0.5
-    ld = subprocess.Popen(['taskset', '-c', a.client_cpus, a.bin, 'load', '-json', '-warmup', f'{a.warm}s', '-d', f'{a.dur + 0.3}s'] + a.load.split() + [addr],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if a.h2load:
+        ld = subprocess.Popen(['taskset', '-c', a.client_cpus, 'h2load', '--h1', f'--warm-up-time={a.warm:g}s', f'-D{a.dur:g}s']
+                              + a.h2load.split() + [f'http://{addr}/'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    else:
+        ld = subprocess.Popen(['taskset', '-c', a.client_cpus, a.bin, 'load', '-json', '-warmup', f'{a.warm}s', '-d', f'{a.dur + 0.3}s']
+                              + a.load.split() + [addr], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(a.warm)
     perf = None
     if not a.noperf:
@@ -73,7 +80,6 @@ def one(spec):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     ns0, cs0, v0 = task_sum(srv.pid)
     t0 = time.time()
-    # count responses via the client's total: use rps from json scaled; better: read server-side? use load json rps
     time.sleep(a.dur)
     ns1, cs1, v1 = task_sum(srv.pid)
     t1 = time.time()
@@ -85,7 +91,13 @@ def one(spec):
         sc = int(m.group(1)) if m else None
     out = ld.communicate()[0]
     srv.send_signal(signal.SIGINT); srv.wait()
-    j = json.loads(out)
+    if a.h2load:
+        m = re.search(r'requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed', out)
+        if not m:
+            sys.exit('h2load printed no request counts:\n' + out)
+        j = {'rps': int(m.group(1)) / a.dur, 'errors': int(m.group(2))}
+    else:
+        j = json.loads(out)
     rps = j['rps']
     n = rps * (t1 - t0)
     return dict(name=name, rps=rps, us=(ns1 - ns0) / 1e3 / n, cs=(cs1 - cs0) / n, vcs=(v1 - v0) / n, sc=(sc / n if sc else None),

@@ -1,0 +1,26 @@
+#!/bin/bash
+# timehist.sh MODEL "LOAD FLAGS" [serve flags...], for docs/wakeups.md: perf sched on the
+# server's CPU (1) for 0.5 s of load from CPU 0, then the scheduler's view of the server's
+# threads (perf sched timehist -w: every switch and wake-up, with the waker) and a
+# per-thread summary. BIN names the readiness binary (default: readiness on PATH).
+#   BIN=./readiness docs/wakeups/timehist.sh epoll "-c 100 -rate 2000" -idle block
+set -e
+m=$1; load=$2; shift 2
+bin=${BIN:-readiness}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+taskset -c 1 $bin serve $m -loops 1 -addr 127.0.0.1:0 "$@" > $dir/srv.out 2>&1 &
+spid=$!
+for i in $(seq 50); do grep -q listening $dir/srv.out && break; sleep 0.1; done
+addr=$(grep -o 'listening on [0-9.:]*' $dir/srv.out | awk '{print $3}')
+taskset -c 0 $bin load -d 3s $load $addr > /dev/null 2>&1 &
+lpid=$!
+sleep 1.5
+perf sched record -q -C 1 -o $dir/sched.data -- sleep 0.5 > /dev/null 2>&1
+wait $lpid
+kill -INT $spid; wait $spid
+echo "server pid $spid; its threads' runs on CPU 1 in 0.5 s (perf sched timehist -s):"
+perf sched timehist -i $dir/sched.data -s 2>/dev/null | grep -E "comm|\[$spid\]|/$spid\]" | head -12
+echo
+echo "the first 40 scheduler events involving the server (perf sched timehist -w):"
+perf sched timehist -i $dir/sched.data -w 2>/dev/null | grep -E "/$spid\]" | sed -n 200,240p
