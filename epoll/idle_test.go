@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -127,15 +126,6 @@ func TestHoldFor(t *testing.T) {
 func TestIdleManyConnections(t *testing.T) {
 	eachIdle(t, func(t *testing.T, cfg serve.Config) {
 		s := start(t, cfg)
-		var wg sync.WaitGroup
-		errs := make(chan error, 60)
-		for i := 0; i < 60; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs <- converse(s.Addr(), 10)
-			}()
-		}
 		c := dial(t, s)
 		for _, pause := range []time.Duration{0, time.Millisecond, 2 * holdMax * time.Millisecond} {
 			time.Sleep(pause)
@@ -144,13 +134,7 @@ func TestIdleManyConnections(t *testing.T) {
 		}
 		go io.WriteString(c, strings.Repeat(get, 1000))
 		testnet.Expect(t, c, bytes.Repeat(proto.OK, 1000), wait)
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		converseAll(t, s.Addr(), 60, 10)
 	})
 }
 

@@ -8,13 +8,8 @@
 #   BIN=./readiness docs/wakeups/roles.sh hold-c1 epoll "-c 1" -idle hold
 set -e
 name=$1; m=$2; load=$3; shift 3
-bin=${BIN:-readiness}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-taskset -c 1 $bin serve $m -loops 1 -addr 127.0.0.1:0 "$@" > $dir/srv.out 2>&1 &
-spid=$!
-for i in $(seq 50); do grep -q listening $dir/srv.out && break; sleep 0.1; done
-addr=$(grep -o 'listening on [0-9.:]*' $dir/srv.out | awk '{print $3}')
+. "$(dirname "$0")/start.sh"
+start_server $m "$@"
 taskset -c 0 $bin load -json -warmup 1s -d 2s $load $addr > $dir/load.json 2>/dev/null &
 lpid=$!
 sleep 1

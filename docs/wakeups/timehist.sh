@@ -6,13 +6,8 @@
 #   BIN=./readiness docs/wakeups/timehist.sh epoll "-c 100 -rate 2000" -idle block
 set -e
 m=$1; load=$2; shift 2
-bin=${BIN:-readiness}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-taskset -c 1 $bin serve $m -loops 1 -addr 127.0.0.1:0 "$@" > $dir/srv.out 2>&1 &
-spid=$!
-for i in $(seq 50); do grep -q listening $dir/srv.out && break; sleep 0.1; done
-addr=$(grep -o 'listening on [0-9.:]*' $dir/srv.out | awk '{print $3}')
+. "$(dirname "$0")/start.sh"
+start_server $m "$@"
 taskset -c 0 $bin load -d 3s $load $addr > /dev/null 2>&1 &
 lpid=$!
 sleep 1.5
