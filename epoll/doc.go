@@ -22,7 +22,8 @@
 // # The loop's contract
 //
 // Start opens the listeners and starts cfg.Loops loops. Each loop is one
-// goroutine locked to its OS thread, with its own epoll instance, its own
+// goroutine, locked to its OS thread unless it parks in the runtime
+// (cfg.Idle, idle.go), with its own epoll instance, its own
 // connection table, read buffer and write buffer; nothing is shared between
 // loops but a connection counter (for MaxConns) and the server's state. A
 // connection belongs to the loop that accepted it for its whole life.

@@ -72,6 +72,10 @@ func newLoop(srv *Server, cfg serve.Config, lfd int) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.setIdle(cfg.Idle); err != nil {
+		p.close()
+		return nil, err
+	}
 	if err := p.addListener(lfd, exclusive); err != nil {
 		p.close()
 		return nil, err
@@ -108,8 +112,12 @@ func newLoop(srv *Server, cfg serve.Config, lfd int) (*loop, error) {
 // run is the loop: wait, dispatch, accept, expire timers, until Shutdown
 // has closed every connection.
 func (l *loop) run() {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// A parked goroutine that is locked hands its thread off on every
+	// sleep; the other modes sleep on the thread itself and keep it.
+	if l.p.idle.mode != serve.IdlePark {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	defer l.exit()
 	for {
 		n, err := l.p.wait(l.timeout())

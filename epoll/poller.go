@@ -2,8 +2,8 @@ package epoll
 
 import (
 	"os"
+	"runtime"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -43,6 +43,7 @@ type poller struct {
 	wakefd int  // an eventfd in the set: writing to it ends a wait
 	edge   bool // connections are registered with EPOLLET
 	events [maxEvents]unix.EpollEvent
+	idle   idler // how the wait sleeps (idle.go)
 }
 
 // newPoller creates an epoll instance with an eventfd registered in it.
@@ -128,32 +129,39 @@ func (p *poller) remove(fd int) error {
 }
 
 // wait fills p.events and returns how many it holds; msec < 0 waits without
-// a deadline. It polls first, with a raw epoll_pwait of timeout 0: under
-// load an event is nearly always pending, and a raw call skips the
-// runtime's entersyscall/exitsyscall, keeping the P with this thread as a
-// call that cannot block may. Only when that finds nothing does it block,
-// through Syscall6, which tells the runtime the thread may sleep for long:
-// the P goes to other goroutines and the garbage collector need not wait
-// for the loop.
+// a deadline. It takes two steps, and the split is the point:
+//
+//  1. a raw epoll_pwait (RawSyscall6), which skips the runtime's
+//     entersyscall/exitsyscall: under load an event is nearly always
+//     pending, and the call returns at once. Its timeout is 0, or, in the
+//     hold mode, the hold: a short sleep that keeps the P (idle.go).
+//  2. only if that found nothing, the sleep of the loop's idle mode.
 func (p *poller) wait(msec int) (int, error) {
-	ptr := uintptr(unsafe.Pointer(&p.events[0]))
-	var deadline time.Time // set when the first blocking wait with a timeout begins
+	var deadline time.Time // when a timeout was given: when it ends
+	if msec > 0 {
+		deadline = time.Now().Add(time.Duration(msec) * time.Millisecond)
+	}
 	for {
-		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, 0, 0, 0)
-		if errno == 0 && r == 0 && msec != 0 {
-			if msec > 0 && deadline.IsZero() {
-				deadline = time.Now().Add(time.Duration(msec) * time.Millisecond)
+		first := p.holdFor(msec)
+		r, errno := p.poll(first)
+		if errno == 0 && r == 0 && msec != first {
+			rest := -1
+			if msec > 0 {
+				rest = msec - first
 			}
-			r, _, errno = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), ptr, maxEvents, uintptr(msec), 0, 0)
+			r, errno = p.sleep(rest)
 		}
 		switch errno {
 		case 0:
 			return int(r), nil
 		case unix.EINTR:
-			// A signal (the runtime's preemption, for one) ended the wait
-			// early; nothing happened to the set, so wait again, but only
-			// for what is left of the timeout: waiting the whole of it
-			// again would let every signal push the nearest timer back.
+			// A signal ended the wait early; nothing happened to the set.
+			// It is most often the runtime asking this goroutine to stop
+			// (sysmon's preemption, a GC's stop), which a raw call cannot
+			// honour: yield to it, then wait again, but only for what is
+			// left of the timeout: waiting the whole of it again would let
+			// every signal push the nearest timer back.
+			runtime.Gosched()
 			if !deadline.IsZero() {
 				msec = ceilMillis(int64(time.Until(deadline)))
 			}
@@ -194,6 +202,9 @@ func (p *poller) woken() {
 // closeEpoll closes the epoll instance. The eventfd stays open until close,
 // because Shutdown may still write to it from another goroutine.
 func (p *poller) closeEpoll() {
+	if p.closeIdle() {
+		p.fd = -1
+	}
 	if p.fd >= 0 {
 		unix.Close(p.fd)
 		p.fd = -1

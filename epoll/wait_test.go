@@ -8,13 +8,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Signals that keep interrupting a wait do not push its deadline back: the
-// wait returns once its timeout has passed, while the signals still come.
-// Each signal makes epoll_pwait return EINTR (it is never restarted,
+// Signals that keep interrupting a wait, in any idle mode, do not push its
+// deadline back: the wait returns once its timeout has passed, while the
+// signals still come. Each signal makes epoll_pwait return EINTR (it is never restarted,
 // whatever SA_RESTART says); a wait that started its whole timeout again
 // after each one would never end while they last.
 func TestWaitTimeoutSurvivesSignals(t *testing.T) {
-	p := newTestPoller(t)
+	for _, mode := range idleModes {
+		t.Run(mode, func(t *testing.T) { waitThroughSignals(t, newIdlePoller(t, mode)) })
+	}
+}
+
+func waitThroughSignals(t *testing.T, p *poller) {
 	const timeout = 200 // ms
 	const storm = 5 * time.Second
 	tid := make(chan int, 1)

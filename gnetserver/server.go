@@ -81,6 +81,7 @@ func Start(cfg serve.Config) (*Server, error) {
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay), // set on the listeners, inherited by accepted sockets
 			gnet.WithTicker(true),
 			gnet.WithLogger(quietLogger{}),
+			gnet.WithLockOSThread(lockLoops()),
 		)
 		close(s.done)
 	}()
@@ -203,3 +204,12 @@ func (quietLogger) Errorf(format string, args ...any) {
 func (quietLogger) Fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "gnet: "+format+"\n", args...)
 }
+
+// LockEnv names the environment variable that, set to 1, locks each of
+// gnet's event loops to its OS thread (gnet.WithLockOSThread). gnet leaves
+// them unlocked by default, and so does this server; the variable exists so
+// that measurements can set gnet beside an epoll loop that locks its own
+// (docs/wakeups.md).
+const LockEnv = "READINESS_GNET_LOCK"
+
+func lockLoops() bool { return os.Getenv(LockEnv) == "1" }

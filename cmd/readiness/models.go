@@ -33,13 +33,13 @@ var models = []model{
 		name:    "gnet",
 		summary: "the same reactor design from the gnet v2 library: -loops event loops calling back into the shared protocol code",
 		start:   adapt(gnetserver.Start),
-		ignored: []string{"trigger", "accept", "serial"},
+		ignored: []string{"trigger", "accept", "idle", "serial"},
 	},
 	{
 		name:    "std",
 		summary: "Go's net package: a goroutine per connection doing blocking reads and writes, the runtime's netpoller doing the epoll work; -serial serves one connection at a time",
 		start:   adapt(stdserver.Start),
-		ignored: []string{"trigger", "accept", "delay-mode"},
+		ignored: []string{"trigger", "accept", "idle", "delay-mode"},
 	},
 }
 

@@ -216,9 +216,9 @@ func TestServeListensAndStops(t *testing.T) {
 func TestServeIgnoredFlags(t *testing.T) {
 	eachModel(t, func(t *testing.T, m model) {
 		p := startServe(t, m.name, "-addr", "127.0.0.1:0", "-trigger", "edge", "-accept", "exclusive",
-			"-serial", "-delay-mode", "timer", "-loops", "1")
+			"-idle", "park", "-serial", "-delay-mode", "timer", "-loops", "1")
 		var want []string
-		for _, f := range []string{"trigger", "accept", "serial", "delay-mode"} {
+		for _, f := range []string{"trigger", "accept", "idle", "serial", "delay-mode"} {
 			if m.ignores(f) {
 				want = append(want, "-"+f)
 			}
@@ -249,6 +249,7 @@ func TestServeBadArguments(t *testing.T) {
 		cases = append(cases,
 			[]string{m.name, "-trigger", "sideways"},
 			[]string{m.name, "-accept", "sideways"},
+			[]string{m.name, "-idle", "sideways"},
 			[]string{m.name, "-delay-mode", "sideways"})
 	}
 	for _, args := range cases {
@@ -270,7 +271,7 @@ func TestServeHelp(t *testing.T) {
 			t.Errorf("-h does not explain model %s:\n%s", m.name, stdout)
 		}
 	}
-	for _, f := range []string{"addr", "loops", "trigger", "accept", "serial", "delay", "delay-mode",
+	for _, f := range []string{"addr", "loops", "trigger", "accept", "idle", "serial", "delay", "delay-mode",
 		"idle-timeout", "header-timeout", "max-conns", "cpuprofile"} {
 		if !strings.Contains(stdout, "\n  -"+f+" ") && !strings.Contains(stdout, "\n  -"+f+"\n") {
 			t.Errorf("-h does not explain -%s:\n%s", f, stdout)

@@ -41,6 +41,14 @@ const (
 	AcceptShared    = "shared"    // one listener in every loop without EPOLLEXCLUSIVE: the thundering herd
 )
 
+// Idle modes (epoll): how a loop waits once a poll has found nothing ready.
+const (
+	IdleHold  = "hold"  // sleep in a raw epoll_wait keeping the P for up to 10 ms, then block
+	IdleBlock = "block" // block in epoll_wait through the runtime's syscall path at once
+	IdleSpin  = "spin"  // poll for up to 20 µs, then as hold
+	IdlePark  = "park"  // park the goroutine in the runtime's netpoller on the epoll fd
+)
+
 // Config is the settings of one server; the command line fills it from
 // flags. Start functions take it by value.
 type Config struct {
@@ -49,6 +57,7 @@ type Config struct {
 	Trigger string // epoll: TriggerLevel or TriggerEdge
 	Accept  string // epoll: AcceptReusePort, AcceptExclusive or AcceptShared
 	Serial  bool   // std: one connection at a time, no goroutines
+	Idle    string // epoll: IdleHold, IdleBlock, IdleSpin or IdlePark
 
 	// Delay holds each batch of responses (all those answering one read) for
 	// this long before it is written; DelayMode says how the wait is done.
@@ -66,6 +75,7 @@ func Default() Config {
 		Addr:          "127.0.0.1:8080",
 		Trigger:       TriggerLevel,
 		Accept:        AcceptReusePort,
+		Idle:          IdleHold,
 		DelayMode:     DelayBlock,
 		IdleTimeout:   60 * time.Second,
 		HeaderTimeout: 10 * time.Second,
@@ -90,6 +100,9 @@ func (c Config) Resolve() Config {
 	if c.DelayMode == "" {
 		c.DelayMode = DelayBlock
 	}
+	if c.Idle == "" {
+		c.Idle = IdleHold
+	}
 	return c
 }
 
@@ -100,6 +113,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("-trigger %q: want level or edge", c.Trigger)
 	case c.Accept != AcceptReusePort && c.Accept != AcceptExclusive && c.Accept != AcceptShared:
 		return fmt.Errorf("-accept %q: want reuseport, exclusive or shared", c.Accept)
+	case c.Idle != IdleHold && c.Idle != IdleBlock && c.Idle != IdleSpin && c.Idle != IdlePark:
+		return fmt.Errorf("-idle %q: want hold, block, spin or park", c.Idle)
 	case c.DelayMode != DelayBlock && c.DelayMode != DelayTimer:
 		return fmt.Errorf("-delay-mode %q: want block or timer", c.DelayMode)
 	case c.Delay < 0 || c.IdleTimeout < 0 || c.HeaderTimeout < 0:
