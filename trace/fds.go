@@ -60,6 +60,17 @@ type fdTable struct {
 // below it (fs.nr_open is at most 1<<20), static and heap addresses do not.
 const pointerData = 1 << 20
 
+// isPointer says whether an epoll data word is one of the runtime's
+// pointers rather than a tag of the lab's loops. The epoll loop stores a
+// key in the low 32 bits (the fd, or a negative number for its eventfd and
+// listener) and a generation in the high 32, so its words can be large;
+// their low half, read as that key, is a small fd or negative. The
+// runtime's first registration, its eventfd's, carries a plain address,
+// whose low half is neither.
+func isPointer(d uint64) bool {
+	return d >= pointerData && int32(uint32(d)) >= pointerData
+}
+
 func newFDTable(calls []Call, conns []Conn) *fdTable {
 	t := &fdTable{
 		fds:          map[int64]fd{},
@@ -98,7 +109,7 @@ func newFDTable(calls []Call, conns []Conn) *fdTable {
 			if !ok1 || !ok2 {
 				break
 			}
-			if d, ok := eventData(c.Arg(3)); ok && d >= pointerData {
+			if d, ok := eventData(c.Arg(3)); ok && isPointer(d) {
 				t.runtimeEpoll[ep] = true
 			}
 			if _, seen := t.addedTo[target]; !seen {

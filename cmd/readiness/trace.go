@@ -72,6 +72,9 @@ func runTrace(args []string) int {
 		return 2
 	}
 	exe, err := os.Executable()
+	if err == nil && *raw != "" {
+		err = os.MkdirAll(*raw, 0o755)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "readiness trace: %v\n", err)
 		return 1
