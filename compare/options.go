@@ -17,7 +17,10 @@ import (
 
 // Options is one comparison. Zero fields take the defaults of Default.
 type Options struct {
-	Models   []string      // model names, passed to `Binary serve MODEL`
+	// Models are the models' spellings, each a model name or a variant
+	// of one (MODEL:FLAG=VALUE..., see Variant), run as `Binary serve
+	// MODEL [-FLAG VALUE...]`.
+	Models   []string
 	Conns    []int         // concurrent connections per cell
 	Pipeline []int         // requests in flight per connection
 	Duration time.Duration // measured window per cell
@@ -138,6 +141,9 @@ func (o *Options) Validate() error {
 		}
 	}
 	for i, m := range o.Models {
+		if _, err := ParseVariant(m); err != nil {
+			return err
+		}
 		if slices.Contains(o.Models[:i], m) {
 			return fmt.Errorf("model %q given twice", m)
 		}

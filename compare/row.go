@@ -37,6 +37,9 @@ type Row struct {
 	Run      int    `json:"run"`
 	Client   string `json:"client"`
 	Net      string `json:"net"`
+	// Server is the server's startup line: the model and every setting it
+	// ran with, so a variant's flags can be seen to have taken effect.
+	Server string `json:"server"`
 
 	Mode       string   `json:"mode"`
 	OfferedRPS *float64 `json:"offered_rps"` // null in closed loop

@@ -234,6 +234,7 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 	a := <-probed
 	pr, perfErr := a.pr, a.err
 	pr.memStats = srv.readMemStats
+	row.Server = srv.Line
 	var u *perf.Unavailable
 	if errors.As(perfErr, &u) {
 		r.noPerf = u.Reason

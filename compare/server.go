@@ -22,20 +22,27 @@ type server struct {
 	mem   chan MemStats // the server's answers to SIGUSR1, from its stderr
 }
 
-// startServer runs `binary serve MODEL -loops N -addr 127.0.0.1:0` pinned
+// startServer runs `binary serve MODEL -loops N [-FLAG VALUE...] -addr
+// 127.0.0.1:0`, model being a variant's spelling (see Variant), pinned
 // to cpus and waits for its listening line; with ns, it runs inside that
 // network namespace (`ip netns exec`, which execs the server, so the
 // process started is the server) and listens on its address. started,
 // if set, is called with the process id as soon as the process runs.
 func startServer(ctx context.Context, binary, model string, loops int, cpus []int, ns *netns.NS, started func(pid int)) (*server, error) {
+	v, err := ParseVariant(model)
+	if err != nil {
+		return nil, err
+	}
 	s := &server{model: model, mem: make(chan MemStats, 4)}
 	var prefix []string
 	var addr string
 	if ns != nil {
 		prefix, addr = ns.Prefix(), net.JoinHostPort(ns.Addr, "0")
 	}
-	child, err := child.Start(ctx, binary, []string{model, "-loops", strconv.Itoa(loops)}, child.Options{
+	args := append([]string{v.Model, "-loops", strconv.Itoa(loops)}, v.Serve()...)
+	child, err := child.Start(ctx, binary, args, child.Options{
 		Prefix: prefix,
+		Env:    v.Env(),
 		Addr:   addr,
 		// The memstats lines are answers, not news for an error message.
 		Stderr: func(tail io.Writer) io.Writer { return &lines{memStats: s.mem, rest: tail} },

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/readinesslab/readiness/compare"
+	"github.com/readinesslab/readiness/gnetserver"
 )
 
 func init() {
@@ -59,7 +60,7 @@ func compareFlags(fs *flag.FlagSet, s *compareSettings) {
 		ms, err := parseModels(v)
 		o.Models = ms
 		return err
-	}}, "models", "the models to compare, in the order each cell runs them")
+	}}, "models", "the models to compare, in the order each cell runs them; MODEL:FLAG=VALUE[:FLAG=VALUE...] is a variant, whose server gets -FLAG VALUE (e.g. epoll:idle=park), and gnet:lock=1 locks gnet's event loops to their threads ("+gnetserver.LockEnv+"=1); a variant's full spelling names its rows")
 	fs.Var(&listFlag{joinInts(o.Conns), func(v string) error {
 		var err error
 		o.Conns, err = parseInts(v)
@@ -236,13 +237,23 @@ func newBar(w io.Writer, o compare.Options) *progressbar.ProgressBar {
 	)
 }
 
-// parseModels reads a comma-separated list of model names from the table.
+// parseModels reads a comma-separated list of models, each a name from the
+// table or a variant of one (MODEL:FLAG=VALUE..., see compare.Variant).
+// A variant's flags are checked by the serve command's own parsing, so
+// an unknown flag or a bad value is refused here, before any server runs.
 func parseModels(s string) ([]string, error) {
 	var out []string
 	for name := range strings.SplitSeq(s, ",") {
 		name = strings.TrimSpace(name)
-		if _, err := lookupModel(name); err != nil {
+		v, err := compare.ParseVariant(name)
+		if err != nil {
 			return nil, err
+		}
+		if _, err := lookupModel(v.Model); err != nil {
+			return nil, err
+		}
+		if _, _, _, _, _, err := parseServe(append([]string{v.Model}, v.Serve()...)); err != nil {
+			return nil, fmt.Errorf("model %q: %w", name, err)
 		}
 		out = append(out, name)
 	}

@@ -42,6 +42,9 @@ type Options struct {
 	// strace and its flags. The server's signals go to the server, not to
 	// the prefix: see Find.
 	Prefix []string
+	// Env holds KEY=VALUE entries added to this process's environment for
+	// the child alone.
+	Env []string
 	// Find, for a Prefix that runs the server as its child (strace does),
 	// returns the server's process id given the prefix's. It is called
 	// once the listening line is out. nil: the process started is the
@@ -68,6 +71,7 @@ type Options struct {
 // so that what is measured (RSS, threads) is the server's alone.
 type Server struct {
 	Addr string // HOST:PORT from its listening line
+	Line string // the listening line itself: the model and its settings
 	PID  int    // the server's process id (under a Prefix, the prefix's child)
 
 	name   string // "serve ARGS...", for errors
@@ -94,6 +98,9 @@ func Start(ctx context.Context, exe string, args []string, o Options) (*Server, 
 		cmd:    exec.Command(argv[0], argv[1:]...),
 		exited: make(chan struct{}),
 		stderr: tail{max: stderrKept},
+	}
+	if len(o.Env) > 0 {
+		s.cmd.Env = append(os.Environ(), o.Env...)
 	}
 	s.cmd.Stderr = &s.stderr
 	if o.Stderr != nil {
@@ -132,7 +139,7 @@ func Start(ctx context.Context, exe string, args []string, o Options) (*Server, 
 			s.kill(o.Find)
 			return nil, s.errorf("first line %q does not say `listening on HOST:PORT`", line)
 		}
-		s.Addr = m[1]
+		s.Addr, s.Line = m[1], strings.TrimSpace(line)
 	case <-s.exited:
 		return nil, s.errorf("exited before its listening line: %s", exitStatus(s.err))
 	case <-timer.C:
