@@ -98,6 +98,8 @@ func TestCompareBadFlags(t *testing.T) {
 		{"-runs", "0"}, {"-duration", "0s"}, {"-server-cpus", "a"}, {"extra"},
 		{"-rates", "0"}, {"-rates", "fast"}, {"-rates", "1k,-2k"}, {"-net", "eth0"}, {"-client", "wrk", "-rates", "1k"},
 		{"-rates", "auto", "-auto-points", "1"},
+		{"-models", "epoll:idle"}, {"-models", "nginx:idle=park"}, {"-models", "epoll:bogus=1"},
+		{"-models", "epoll:idle=nap"}, {"-models", "std:lock=1"}, {"-models", "epoll:idle=park,epoll:idle=park"},
 	} {
 		_, stderr, code := compareRun(t, nil, args...)
 		if code != 2 || !strings.Contains(stderr, "readiness compare") {
@@ -164,6 +166,34 @@ func TestCompareEndToEnd(t *testing.T) {
 	}
 	if n := strings.Count(string(bl), "\nBenchmarkCompare/model="); n != 6 {
 		t.Errorf("%d benchmark lines, want 6:\n%s", n, bl)
+	}
+}
+
+// Two configurations of one model side by side: each variant's rows carry
+// its full spelling, and the park variant's server really ran with -idle
+// park, as its own startup line (the row's server field) says.
+func TestCompareVariants(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	stdout, stderr, code := compareRun(t, nil, "-models", "epoll,epoll:idle=park", "-conns", "1", "-pipeline", "1",
+		"-rates", "off", "-duration", "200ms", "-warmup", "100ms", "-runs", "1", "-json", "-out", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	res := readResults(t, []byte(stdout))
+	checkRows(t, res, 2)
+	for i, want := range []struct{ model, idle string }{{"epoll", "idle=hold"}, {"epoll:idle=park", "idle=park"}} {
+		r := res.Rows[i]
+		line, _ := r["server"].(string)
+		if r["model"] != want.model || !strings.HasPrefix(line, "epoll listening on ") || !strings.Contains(line, " "+want.idle+" ") {
+			t.Errorf("row %d: model %v, server %q; want %s with %s", i, r["model"], line, want.model, want.idle)
+		}
+	}
+	csv, err := os.ReadFile(filepath.Join(dir, "results.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(csv), "\nepoll:idle=park,") {
+		t.Errorf("results.csv has no epoll:idle=park row:\n%s", csv)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -312,5 +313,26 @@ func TestPrefix(t *testing.T) {
 	}
 	if found == 0 || !gone(found) || !gone(started) {
 		t.Errorf("shell %d or its child %d was not ended", started, found)
+	}
+}
+
+// Env reaches the child's environment (and only the child's), and Line is
+// the listening line.
+func TestEnvAndLine(t *testing.T) {
+	t.Parallel()
+	const entry = "READINESS_CHILD_TEST=variant"
+	s := startFake(t, "ok", Options{Env: []string{entry}})
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Split(string(environ), "\x00"), entry) {
+		t.Errorf("the child's environment lacks %s", entry)
+	}
+	if os.Getenv("READINESS_CHILD_TEST") != "" {
+		t.Error("Env changed this process's environment")
+	}
+	if want := "fake listening on " + s.Addr + " (pid "; !strings.HasPrefix(s.Line, want) {
+		t.Errorf("Line %q, want it to start %q", s.Line, want)
 	}
 }
