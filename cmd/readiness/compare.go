@@ -60,7 +60,7 @@ func compareFlags(fs *flag.FlagSet, s *compareSettings) {
 		ms, err := parseModels(v)
 		o.Models = ms
 		return err
-	}}, "models", "the models to compare, in the order each cell runs them; MODEL:FLAG=VALUE[:FLAG=VALUE...] is a variant, whose server gets -FLAG VALUE (e.g. epoll:idle=park), and gnet:lock=1 locks gnet's event loops to their threads ("+gnetserver.LockEnv+"=1); a variant's full spelling names its rows")
+	}}, "models", "the models to compare, in the order each cell runs them; MODEL:FLAG=VALUE[:FLAG=VALUE...] is a variant, whose server gets -FLAG=VALUE (e.g. epoll:idle=park), and gnet:lock=1 locks gnet's event loops to their threads ("+gnetserver.LockEnv+"=1); a variant's full spelling names its rows")
 	fs.Var(&listFlag{joinInts(o.Conns), func(v string) error {
 		var err error
 		o.Conns, err = parseInts(v)
@@ -322,6 +322,13 @@ rate fell below 97% of the offered one or the corrected p99 rose above 3
 times its value at the lowest rate. Every row records the client's health
 (its CPU use, its p99 send lag, the connections it held) and is marked
 client-bound when the load generator, not the server, was the limit.
+
+A model may be a variant, MODEL:FLAG=VALUE[:FLAG=VALUE...], whose server gets
+each -FLAG=VALUE after the common flags (epoll:idle=park runs "serve epoll
+... -idle=park"); gnet:lock=1 instead sets `+gnetserver.LockEnv+`=1 for that
+server alone. The variant's full spelling is its rows' model, and each row's
+server field is the server's startup line. For example:
+  readiness compare -models epoll,epoll:idle=park,epoll:idle=block,gnet,gnet:lock=1,std
 
 The tables, knees, client-bound rows and the ratios between models go to
 stdout; -out receives results.json, results.csv, results.md, throughput.svg,
