@@ -80,7 +80,7 @@ func WriteJSON(w io.Writer, res *Results) error {
 }
 
 // csvColumns are results.csv's columns: the JSON fields of a row, in
-// order. An unknown figure is an empty cell; notes are joined by "; ".
+// order (server, added last, after notes, so no earlier column moved). An unknown figure is an empty cell; notes are joined by "; ".
 var csvColumns = []string{
 	"model", "conns", "pipeline", "run", "client", "net", "mode", "offered_rps", "requests", "rps", "errors",
 	"p50_us", "p90_us", "p99_us", "p999_us", "max_us",
@@ -90,6 +90,7 @@ var csvColumns = []string{
 	"allocs_per_req", "alloc_bytes_per_req", "gc_count",
 	"rss_bytes", "peak_rss_bytes", "threads",
 	"window_s", "cpu_ticks", "syscalls", "voluntary_ctxsw", "involuntary_ctxsw", "notes",
+	"server",
 }
 
 // WriteCSV writes one line per row under a header.
@@ -131,6 +132,7 @@ func WriteCSV(w io.Writer, rows []Row) error {
 			i(r.RSSBytes), i(r.PeakRSSBytes), i(threads),
 			f(r.WindowS), i(r.CPUTicks), i(r.Syscalls), i(r.Voluntary), i(r.Involuntary),
 			strings.Join(r.Notes, "; "),
+			r.Server,
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
