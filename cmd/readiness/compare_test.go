@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -323,5 +324,37 @@ func TestCompareOneCPUWarns(t *testing.T) {
 	res := readResults(t, out.Bytes())
 	if res.Machine["shared_cpu"] != true || res.Machine["server_cpus"] != cpu || res.Machine["client_cpus"] != cpu {
 		t.Errorf("machine %v", res.Machine)
+	}
+}
+
+// parseModels takes variants and checks their flags with serve's own
+// parsing, before any server runs.
+func TestCompareParseModels(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  string // a part of the error; empty: no error
+	}{
+		{in: "epoll,gnet,std", want: []string{"epoll", "gnet", "std"}},
+		{in: "epoll, epoll:idle=park ,epoll:idle=block:trigger=edge", want: []string{"epoll", "epoll:idle=park", "epoll:idle=block:trigger=edge"}},
+		{in: "gnet,gnet:lock=1,std:serial=true", want: []string{"gnet", "gnet:lock=1", "std:serial=true"}},
+		{in: "epoll:idle", err: `"idle" is not FLAG=VALUE`},
+		{in: "nginx:idle=park", err: `unknown model "nginx"`},
+		{in: "epoll:bogus=1", err: "flag provided but not defined: -bogus"},
+		{in: "epoll:idle=nap", err: `-idle "nap"`},
+		{in: "std:serial=maybe", err: "serial"},
+		{in: "epoll:lock=1", err: "gnet only"},
+		{in: "epoll:addr=127.0.0.1:0", err: "cannot vary"},
+	} {
+		got, err := parseModels(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("parseModels(%q) = %q, %v; want an error containing %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("parseModels(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
 	}
 }
