@@ -283,7 +283,6 @@ func (r *runner) measure(ctx context.Context, c cell, run int) Row {
 // edges open and close the probe's.
 func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, row *Row) error {
 	var cpu0, cpu1 time.Duration
-	var cpuFrom time.Time // just before cpu0's reading
 	var cpuSpan time.Duration
 	var cpuErr error
 	wait := schedClock{pid: os.Getpid()}
@@ -294,8 +293,7 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 		Duration: r.o.Duration, Warmup: r.o.Warmup, Rate: c.offered,
 		OnWindow: func(begin bool) {
 			if begin {
-				row.began = time.Now()
-				cpuFrom = row.began
+				row.began = time.Now() // just before cpu0's reading
 				cpu0, cpuErr = selfCPU()
 				wait.begin()
 				pr.begin()
@@ -306,7 +304,7 @@ func (r *runner) builtin(ctx context.Context, addr string, c cell, pr *probe, ro
 				if cpu1, err = selfCPU(); cpuErr == nil {
 					cpuErr = err
 				}
-				cpuSpan = time.Since(cpuFrom)
+				cpuSpan = time.Since(row.began)
 			}
 		},
 	}
