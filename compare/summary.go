@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"cmp"
 	"slices"
 )
 
@@ -107,7 +108,7 @@ func Summarize(rows []Row) []Summary {
 		if d := slices.Index(conns, a.conns) - slices.Index(conns, b.conns); d != 0 {
 			return d
 		}
-		if d := cmpFloat(a.offered, b.offered); d != 0 {
+		if d := cmp.Compare(a.offered, b.offered); d != 0 {
 			return d
 		}
 		return slices.Index(models, a.model) - slices.Index(models, b.model)

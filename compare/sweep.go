@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -137,7 +138,7 @@ func Knees(sums []Summary) []Knee {
 // knee applies the rules to one model's curve in one cell.
 func knee(curve []Summary) Knee {
 	curve = slices.Clone(curve)
-	slices.SortFunc(curve, func(a, b Summary) int { return cmpFloat(a.Offered, b.Offered) })
+	slices.SortFunc(curve, func(a, b Summary) int { return cmp.Compare(a.Offered, b.Offered) })
 	var kn Knee
 	base := -1.0
 	for _, s := range curve {
@@ -159,16 +160,6 @@ func knee(curve []Summary) Knee {
 	}
 	kn.Rule = RuleNone
 	return kn
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // kneeOf is the knee of model in the cell, if one was found.
