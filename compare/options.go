@@ -19,7 +19,7 @@ import (
 type Options struct {
 	// Models are the models' spellings, each a model name or a variant
 	// of one (MODEL:FLAG=VALUE..., see Variant), run as `Binary serve
-	// MODEL [-FLAG VALUE...]`.
+	// MODEL [-FLAG=VALUE...]`.
 	Models   []string
 	Conns    []int         // concurrent connections per cell
 	Pipeline []int         // requests in flight per connection

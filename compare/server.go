@@ -22,7 +22,7 @@ type server struct {
 	mem   chan MemStats // the server's answers to SIGUSR1, from its stderr
 }
 
-// startServer runs `binary serve MODEL -loops N [-FLAG VALUE...] -addr
+// startServer runs `binary serve MODEL -loops N [-FLAG=VALUE...] -addr
 // 127.0.0.1:0`, model being a variant's spelling (see Variant), pinned
 // to cpus and waits for its listening line; with ns, it runs inside that
 // network namespace (`ip netns exec`, which execs the server, so the
