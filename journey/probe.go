@@ -143,11 +143,12 @@ func (ps *ProbeSet) Events() []string {
 	return []string{ps.Group + ":*"}
 }
 
-// funcOf maps a probe's perf event name back to its Go function.
-func (ps *ProbeSet) funcOf() map[string]Probe {
+// probeFuncs maps the perf event name of each probe in group back to the
+// probe.
+func probeFuncs(group string) map[string]Probe {
 	m := map[string]Probe{}
 	for _, p := range Probes {
-		m[ps.Group+":"+probeEvent(p.Func)] = p
+		m[group+":"+probeEvent(p.Func)] = p
 	}
 	return m
 }

@@ -194,11 +194,6 @@ func (tl *Timeline) role(pid, tid int) string {
 	return RoleOther
 }
 
-func probeFuncs(group string) map[string]Probe {
-	ps := &ProbeSet{Group: group}
-	return ps.funcOf()
-}
-
 // syscallEvent is a system call at its return, joined with its entry.
 func syscallEvent(s Sample, f map[string]any, enters map[int]Sample) Event {
 	id := intField(f, "id")
