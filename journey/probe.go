@@ -143,11 +143,12 @@ func (ps *ProbeSet) Events() []string {
 	return []string{ps.Group + ":*"}
 }
 
-// funcOf maps a probe's perf event name back to its Go function.
-func (ps *ProbeSet) funcOf() map[string]Probe {
+// probeFuncs maps the perf event name of each probe in group back to the
+// probe.
+func probeFuncs(group string) map[string]Probe {
 	m := map[string]Probe{}
 	for _, p := range Probes {
-		m[ps.Group+":"+probeEvent(p.Func)] = p
+		m[group+":"+probeEvent(p.Func)] = p
 	}
 	return m
 }
@@ -156,26 +157,26 @@ func (ps *ProbeSet) funcOf() map[string]Probe {
 // kprobes: the kernel functions without a tracepoint stay unseen.
 const NoKprobes = "kprobe ep_poll_callback: this kernel has no kprobes (no kprobe_events in tracefs); sk_data_ready and sched_waking bracket it, so that step is inferred"
 
-// HasKprobes reports whether the kernel offers kprobes through tracefs.
-func HasKprobes() bool {
+// inTracefs reports whether path exists under tracefs, mounted where
+// kernels mount it now or under debugfs as older ones do.
+func inTracefs(path string) bool {
 	for _, dir := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
-		if _, err := os.Stat(dir + "/kprobe_events"); err == nil {
+		if _, err := os.Stat(dir + "/" + path); err == nil {
 			return true
 		}
 	}
 	return false
 }
 
+// HasKprobes reports whether the kernel offers kprobes through tracefs.
+func HasKprobes() bool { return inTracefs("kprobe_events") }
+
 // MissingTracepoints lists the tracepoints this kernel lacks, each with
 // the reason, and returns the ones it has.
 func MissingTracepoints(names []string) (have, missing []string) {
 	for _, n := range names {
 		sys, ev, _ := strings.Cut(n, ":")
-		if _, err := os.Stat("/sys/kernel/tracing/events/" + sys + "/" + ev); err == nil {
-			have = append(have, n)
-			continue
-		}
-		if _, err := os.Stat("/sys/kernel/debug/tracing/events/" + sys + "/" + ev); err == nil {
+		if inTracefs("events/" + sys + "/" + ev) {
 			have = append(have, n)
 			continue
 		}
@@ -209,10 +210,8 @@ func Check() error {
 	if _, err := fmt.Sscan(string(b), &level); err == nil && level > 2 {
 		return fmt.Errorf("%w: kernel.perf_event_paranoid is %d; set it to 2 or lower (sysctl kernel.perf_event_paranoid=2)", ErrParanoid, level)
 	}
-	if _, err := os.Stat("/sys/kernel/tracing/events"); err != nil {
-		if _, err2 := os.Stat("/sys/kernel/debug/tracing/events"); err2 != nil {
-			return fmt.Errorf("tracefs is not mounted (no /sys/kernel/tracing/events): mount -t tracefs nodev /sys/kernel/tracing")
-		}
+	if !inTracefs("events") {
+		return fmt.Errorf("tracefs is not mounted (no /sys/kernel/tracing/events): mount -t tracefs nodev /sys/kernel/tracing")
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ type Recorder struct {
 	Server  string // the copy the servers run from, probed
 	Probes  *ProbeSet
 	Missing []string // tracepoints and uprobes this machine lacks
-	points  []string // the tracepoints it has
+	points  []string // the system-wide tracepoints it has
 	dir     string
 }
 
@@ -45,15 +45,11 @@ func NewRecorder(exe string) (*Recorder, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	r.points, r.Missing = MissingTracepoints(append(append([]string(nil), Tracepoints...), Syscalls...))
-	for _, s := range Syscalls {
-		for _, m := range r.Missing {
-			if strings.Contains(m, s) {
-				os.RemoveAll(dir)
-				return nil, fmt.Errorf("cannot record system calls: %s", m)
-			}
-		}
+	if _, missing := MissingTracepoints(Syscalls); len(missing) > 0 {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("cannot record system calls: %s", missing[0])
 	}
+	r.points, r.Missing = MissingTracepoints(Tracepoints)
 	r.Probes, err = AddProbes(r.Server, fmt.Sprintf("readiness%d", os.Getpid()))
 	if err != nil {
 		os.RemoveAll(dir)
@@ -141,7 +137,7 @@ func (r *Recorder) Run(ctx context.Context, o Options) (*Capture, error) {
 	defer cli.kill()
 	m.ClientPID = cli.cmd.Process.Pid
 
-	sys, err := startSession(ctx, dir, "sys", []string{"-a", "-e", strings.Join(r.tracepoints(), ",")})
+	sys, err := startSession(ctx, dir, "sys", []string{"-a", "-e", strings.Join(r.points, ",")})
 	if err != nil {
 		return nil, err
 	}
@@ -183,17 +179,6 @@ func (r *Recorder) Run(ctx context.Context, o Options) (*Capture, error) {
 		}
 	}
 	return c, nil
-}
-
-// tracepoints is the system-wide event list without the system calls.
-func (r *Recorder) tracepoints() []string {
-	var out []string
-	for _, p := range r.points {
-		if !strings.HasPrefix(p, "raw_syscalls:") {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // name is how a capture's files are named: the model, the net and the

@@ -107,24 +107,26 @@ func Build(samples []Sample, m Meta) *Timeline {
 		if s.NS < from || s.NS > to {
 			continue
 		}
-		f := s.Fields()
 		switch {
 		case s.Event == "raw_syscalls:sys_enter":
+			// Its fields are decoded with its return's, by syscallEvent.
 			if ours(s.PID) {
 				enters[s.TID] = s
 			}
 		case s.Event == "raw_syscalls:sys_exit":
 			if ours(s.PID) {
-				evs = append(evs, syscallEvent(s, f, enters))
+				evs = append(evs, syscallEvent(s, s.Fields(), enters))
 			}
 		case strings.HasPrefix(s.Event, m.Group+":"):
-			p := probes[s.Event]
+			f := s.Fields()
 			delete(f, "addr")
 			evs = append(evs, Event{ns: s.NS, comm: s.Comm, CPU: s.CPU, PID: s.PID, TID: s.TID,
-				Source: SourceUprobe, Name: p.Func, Args: f})
-		case keepTracepoint(s, f, m, ours, tids):
-			evs = append(evs, Event{ns: s.NS, comm: s.Comm, CPU: s.CPU, PID: s.PID, TID: s.TID,
-				Source: SourceTracepoint, Name: s.Event, Args: f})
+				Source: SourceUprobe, Name: probes[s.Event].Func, Args: f})
+		default:
+			if f := s.Fields(); keepTracepoint(s, f, m, ours, tids) {
+				evs = append(evs, Event{ns: s.NS, comm: s.Comm, CPU: s.CPU, PID: s.PID, TID: s.TID,
+					Source: SourceTracepoint, Name: s.Event, Args: f})
+			}
 		}
 	}
 	evs = dropStraySoftirqs(evs, ours)
@@ -192,11 +194,6 @@ func (tl *Timeline) role(pid, tid int) string {
 		return r
 	}
 	return RoleOther
-}
-
-func probeFuncs(group string) map[string]Probe {
-	ps := &ProbeSet{Group: group}
-	return ps.funcOf()
 }
 
 // syscallEvent is a system call at its return, joined with its entry.
