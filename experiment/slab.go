@@ -70,6 +70,7 @@ func ParseSlabinfo(b []byte) (map[string]SlabCache, error) {
 // which. A name with no row and no link is left out (its kernel lacks it).
 func slabRows(sysSlab string, info map[string]SlabCache, names []string) (row map[string]string, aliases map[string][]string) {
 	row, aliases = map[string]string{}, map[string][]string{}
+	var links map[string]string // read at the first name that is a link
 	for _, name := range names {
 		target, err := os.Readlink(filepath.Join(sysSlab, name))
 		if err != nil {
@@ -78,14 +79,13 @@ func slabRows(sysSlab string, info map[string]SlabCache, names []string) (row ma
 			}
 			continue
 		}
-		entries, err := os.ReadDir(sysSlab)
-		if err != nil {
-			continue
+		if links == nil {
+			links = slabLinks(sysSlab)
 		}
 		var merged []string
-		for _, e := range entries {
-			if t, err := os.Readlink(filepath.Join(sysSlab, e.Name())); err == nil && t == target {
-				merged = append(merged, e.Name())
+		for n, t := range links {
+			if t == target {
+				merged = append(merged, n)
 			}
 		}
 		sort.Strings(merged)
@@ -100,6 +100,22 @@ func slabRows(sysSlab string, info map[string]SlabCache, names []string) (row ma
 		}
 	}
 	return row, aliases
+}
+
+// slabLinks maps each link in sysSlab to its target: the names that SLUB
+// merged into another cache. It is empty when sysSlab cannot be read.
+func slabLinks(sysSlab string) map[string]string {
+	links := map[string]string{}
+	entries, err := os.ReadDir(sysSlab)
+	if err != nil {
+		return links
+	}
+	for _, e := range entries {
+		if t, err := os.Readlink(filepath.Join(sysSlab, e.Name())); err == nil {
+			links[e.Name()] = t
+		}
+	}
+	return links
 }
 
 // KernelObjects is what one slab cache gained while the idle connections

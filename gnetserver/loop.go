@@ -77,26 +77,26 @@ func (lp *loop) sweep() {
 		default:
 			return
 		}
-		unsent := c.gc.OutboundBuffered()
-		if unsent > 0 {
+		if unsent := c.gc.OutboundBuffered(); unsent > 0 {
 			if idle > 0 && lp.stalled(c, unsent, now, idle) {
 				lp.apply(c, gnet.Close)
 				return
 			}
 			c.headStart = now // the timer restarts once nothing is unsent
+			return
 		}
 		if c.phase != serving {
 			return
 		}
 		switch {
-		case c.head && header > 0 && unsent == 0:
+		case c.head && header > 0:
 			if now-c.headStart >= header {
 				// A slow head: 408 in the error form, then the error close.
 				c.head = false
 				_, _ = c.gc.Discard(-1)
 				lp.apply(c, c.send(proto.RequestTimeout, proto.Fail))
 			}
-		case idle > 0 && unsent == 0:
+		case idle > 0:
 			if now-c.last >= idle {
 				lp.apply(c, gnet.Close)
 			}

@@ -10,9 +10,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/readinesslab/readiness/internal/testnet/netcheck"
-
 	"github.com/readinesslab/readiness/internal/proto"
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 // closeEvery is how often (in batches) a good connection ends its batch

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/readinesslab/readiness/internal/testnet/netcheck"
-
 	"github.com/readinesslab/readiness/internal/proto"
+	"github.com/readinesslab/readiness/internal/testnet/netcheck"
 )
 
 // hostile runs the hostile clients of one server. A hostile client's own

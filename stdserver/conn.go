@@ -163,21 +163,17 @@ func (c *conn) write(b []byte, now time.Time) bool {
 			now = time.Now()
 		}
 	}
-	if !c.srv.timed {
-		// Write returns once all of b is out: on a short write or EAGAIN
-		// the runtime parks the goroutine until the socket is writable.
-		_, err := c.nc.Write(b)
-		return err == nil
-	}
 	ok := c.send(b, now)
-	// While it writes, the connection reads nothing: the time the write
-	// took is activity for the idle timeout, and the header timer of the
-	// incomplete head that follows the batch starts only now, when the
-	// connection reads again.
-	done := time.Now()
-	c.last = done
-	if c.have > 0 {
-		c.headStart = done
+	if c.srv.timed {
+		// While it writes, the connection reads nothing: the time the write
+		// took is activity for the idle timeout, and the header timer of
+		// the incomplete head that follows the batch starts only now, when
+		// the connection reads again.
+		done := time.Now()
+		c.last = done
+		if c.have > 0 {
+			c.headStart = done
+		}
 	}
 	return ok
 }
@@ -196,6 +192,8 @@ func (c *conn) write(b []byte, now time.Time) bool {
 func (c *conn) send(b []byte, now time.Time) bool {
 	idle := c.srv.cfg.IdleTimeout
 	if idle <= 0 {
+		// Write returns once all of b is out: on a short write or EAGAIN
+		// the runtime parks the goroutine until the socket is writable.
 		_, err := c.nc.Write(b)
 		return err == nil
 	}

@@ -27,7 +27,6 @@ func ruleExchanges() []exchange {
 		{name: "host any case", send: "GET / HTTP/1.1\r\nhOST: a\r\n\r\n", want: ok},
 		{name: "host empty", send: "GET / HTTP/1.1\r\nHost:\r\n\r\n", want: ok},
 		{name: "host last", send: "GET / HTTP/1.1\r\nAccept: */*\r\nX-A: b\r\nHost: a\r\n\r\n", want: ok},
-		{name: "http1.0 without host", send: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", want: okKeepAlive},
 		{name: "controls other than CR and NUL", send: "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01\x1f\x7fb\r\n\r\n", want: ok},
 		{name: "bytes above ASCII", send: "GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9 \xff\r\n\r\n", want: ok},
 		{name: "bare LF lines", send: "GET / HTTP/1.1\nHost: a\nX: b\n\n", want: ok},

@@ -30,25 +30,18 @@ func WaitRead(addr string, clients []*net.TCPConn, d time.Duration) error {
 			return err
 		}
 		for {
-			q, err := ReceiveQueue(srv, peer)
+			s, err := sockdiag.Lookup(srv, peer)
 			if err != nil {
 				return err
 			}
-			if q == 0 {
+			if s.RecvQ == 0 {
 				break
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("after %v the server has not read the %d bytes %v sent", d, q, peer)
+				return fmt.Errorf("after %v the server has not read the %d bytes %v sent", d, s.RecvQ, peer)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	return nil
-}
-
-// ReceiveQueue is how many bytes wait unread in the receive queue of the TCP
-// socket local, connected to remote (both IPv4).
-func ReceiveQueue(local, remote netip.AddrPort) (uint32, error) {
-	s, err := sockdiag.Lookup(local, remote)
-	return s.RecvQ, err
 }
