@@ -1,12 +1,11 @@
 package compare
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"errors"
+	"io/fs"
 	"time"
+
+	"github.com/readinesslab/readiness/internal/proc"
 )
 
 // sched is what the scheduler counts for a process's threads, summed over
@@ -24,29 +23,23 @@ type sched struct {
 }
 
 func readSched(pid int) (sched, error) {
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	ents, err := os.ReadDir(dir)
+	tids, err := proc.Tasks(pid)
 	if err != nil {
 		return sched{}, err
 	}
 	var sum sched
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "schedstat"))
-		if err != nil {
+	for _, tid := range tids {
+		t, err := proc.TaskSched(pid, tid)
+		var unreadable *fs.PathError
+		if errors.As(err, &unreadable) {
 			// The thread exited between the listing and the read.
 			continue
 		}
-		f := strings.Fields(string(b))
-		if len(f) < 2 {
-			return sched{}, fmt.Errorf("%s/%s/schedstat: %q has no run delay", dir, e.Name(), b)
+		if err != nil {
+			return sched{}, err
 		}
-		run, err1 := strconv.ParseInt(f[0], 10, 64)
-		wait, err2 := strconv.ParseInt(f[1], 10, 64)
-		if err1 != nil || err2 != nil {
-			return sched{}, fmt.Errorf("%s/%s/schedstat: %q is not two counts", dir, e.Name(), b)
-		}
-		sum.onCPU += time.Duration(run)
-		sum.waited += time.Duration(wait)
+		sum.onCPU += t.Run
+		sum.waited += t.Wait
 	}
 	return sum, nil
 }

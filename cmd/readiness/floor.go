@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -345,21 +344,13 @@ type threadUse struct {
 // threadUsage reads a thread of this process: its run time from schedstat
 // (ns, not ticks) and its context switches from status.
 func threadUsage(tid int) threadUse {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/schedstat", tid))
+	sc, err := proc.TaskSched(os.Getpid(), tid)
 	if err != nil {
 		return threadUse{err: err}
-	}
-	fields := strings.Fields(string(b))
-	if len(fields) == 0 {
-		return threadUse{err: errors.New("empty schedstat")}
-	}
-	ns, err := strconv.ParseUint(fields[0], 10, 64)
-	if err != nil {
-		return threadUse{err: fmt.Errorf("schedstat: %w", err)}
 	}
 	st, err := proc.TaskStatus(os.Getpid(), tid)
 	if err != nil {
 		return threadUse{err: err}
 	}
-	return threadUse{runNs: ns, ctxsw: st.Voluntary + st.Involuntary}
+	return threadUse{runNs: uint64(sc.Run), ctxsw: st.Voluntary + st.Involuntary}
 }

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestReadFixture(t *testing.T) {
@@ -235,5 +237,22 @@ func TestTasks(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("tasks %v do not include the main thread %d", tids, os.Getpid())
+	}
+}
+
+func TestParseSchedstat(t *testing.T) {
+	s, err := ParseSchedstat([]byte("123456789 2000 17\n"))
+	if err != nil || s.Run != 123456789*time.Nanosecond || s.Wait != 2000*time.Nanosecond {
+		t.Errorf("got %+v, %v; want run 123456789ns, wait 2000ns", s, err)
+	}
+	for _, bad := range []string{"", "12\n", "x 1 1\n", "1 y 1\n"} {
+		if _, err := ParseSchedstat([]byte(bad)); err == nil {
+			t.Errorf("%q parsed without an error", bad)
+		}
+	}
+	// This thread's own line reads, and its run time is not zero.
+	s, err = TaskSched(os.Getpid(), unix.Gettid())
+	if err != nil || s.Run <= 0 {
+		t.Errorf("this thread's schedstat: %+v, %v", s, err)
 	}
 }

@@ -1,9 +1,12 @@
 package proc
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // Tasks lists the thread ids of process pid.
@@ -28,4 +31,40 @@ func TaskStatus(pid, tid int) (Status, error) {
 		return Status{}, err
 	}
 	return ParseStatus(b)
+}
+
+// Sched is what the scheduler counts for one thread in
+// /proc/PID/task/TID/schedstat, to the nanosecond: the time it ran on a
+// CPU and the time it was runnable but waited for one (run delay).
+type Sched struct {
+	Run, Wait time.Duration
+}
+
+// TaskSched reads /proc/PID/task/TID/schedstat.
+func TaskSched(pid, tid int) (Sched, error) {
+	path := filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(tid), "schedstat")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Sched{}, err
+	}
+	s, err := ParseSchedstat(b)
+	if err != nil {
+		return Sched{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ParseSchedstat reads a schedstat line: run time, run delay (both ns)
+// and the number of times the thread ran.
+func ParseSchedstat(b []byte) (Sched, error) {
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return Sched{}, fmt.Errorf("%q has no run delay", b)
+	}
+	run, err1 := strconv.ParseInt(f[0], 10, 64)
+	wait, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return Sched{}, fmt.Errorf("%q is not two counts", b)
+	}
+	return Sched{Run: time.Duration(run), Wait: time.Duration(wait)}, nil
 }
