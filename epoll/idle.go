@@ -76,9 +76,15 @@ func (p *poller) setIdle(mode string) error {
 // holdFor is the timeout of the wait's first, raw poll: the hold in the
 // hold mode, 0 (a poll) in the others.
 func (p *poller) holdFor(msec int) int {
-	if p.idle.mode != serve.IdleHold || msec == 0 {
+	if p.idle.mode != serve.IdleHold {
 		return 0
 	}
+	return holdLimit(msec)
+}
+
+// holdLimit is how long a raw hold lasts within a wait of msec (< 0: no
+// deadline): all of it, up to holdMax.
+func holdLimit(msec int) int {
 	if msec < 0 || msec > holdMax {
 		return holdMax
 	}
@@ -96,10 +102,7 @@ func (p *poller) sleep(msec int) (uintptr, unix.Errno) {
 		if r, errno := p.spin(); r != 0 || errno != 0 {
 			return r, errno
 		}
-		h := holdMax
-		if msec >= 0 && msec < h {
-			h = msec
-		}
+		h := holdLimit(msec)
 		if r, errno := p.poll(h); r != 0 || errno != 0 || h == msec {
 			return r, errno
 		}
