@@ -43,7 +43,6 @@ type conn struct {
 	// so a send's lag counts only the delay the client itself added.
 	sent  []int64
 	ready int64
-	acct  *account // the owning loop's open-loop histograms
 }
 
 // expected is the response every request must get, byte for byte.
@@ -227,7 +226,7 @@ func (l *loop) complete(c *conn, t int64) {
 	l.stats.requests++
 	record(l.hist, t-sent)
 	if l.plan.interval != 0 {
-		record(c.acct.service, t-actual)
+		record(l.acct.service, t-actual)
 	}
 }
 
@@ -238,7 +237,7 @@ func (l *loop) lagged(c *conn, t int64) {
 	if t < l.plan.begin || t >= l.plan.end {
 		return
 	}
-	record(c.acct.lag, t-max(c.next, c.ready))
+	record(l.acct.lag, t-max(c.next, c.ready))
 }
 
 // record adds a duration in nanoseconds to h in microseconds, clamped to

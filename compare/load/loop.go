@@ -56,6 +56,7 @@ type loop struct {
 	timers  timers
 	buf     []byte
 	hist    *hdrhistogram.Histogram
+	acct    *account // open loop's service times and send lags; nil in closed loop
 	stats   stats
 	sweepAt int64
 	err     error // what ended the loop early, if anything

@@ -147,9 +147,8 @@ func (r *Result) JSON() Summary {
 	return s
 }
 
-// add merges one loop's figures, and its open-loop account a (nil in
-// closed loop), into r.
-func (r *Result) add(l *loop, a *account) {
+// add merges one loop's figures, its open-loop account included, into r.
+func (r *Result) add(l *loop) {
 	r.Requests += l.stats.requests
 	r.ConnectErrors += l.stats.connectErrors
 	r.Resets += l.stats.resets
@@ -158,9 +157,9 @@ func (r *Result) add(l *loop, a *account) {
 	r.Closed += l.stats.closed
 	r.Errors = r.ConnectErrors + r.Resets + r.Timeouts + r.Mismatches + r.Closed
 	r.Latency.Merge(l.hist)
-	if a != nil && r.Service != nil {
-		r.Service.Merge(a.service)
-		r.SendLag.Merge(a.lag)
+	if l.acct != nil && r.Service != nil {
+		r.Service.Merge(l.acct.service)
+		r.SendLag.Merge(l.acct.lag)
 	}
 	for i := range l.conns {
 		if l.conns[i].state == connOpen {

@@ -100,7 +100,7 @@ func TestMerge(t *testing.T) {
 			l.hist.RecordValue(int64(i*1000 + v + 1))
 		}
 		l.stats = stats{requests: 1000, connectErrors: 1, resets: 2, timeouts: 3, mismatches: 4, closed: 5}
-		r.add(l, nil)
+		r.add(l)
 	}
 	if r.Requests != 3000 || r.Latency.TotalCount() != 3000 {
 		t.Errorf("requests %d, histogram %d, want 3000", r.Requests, r.Latency.TotalCount())

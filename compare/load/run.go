@@ -37,7 +37,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	p.target = target
 
 	loops := make([]*loop, cfg.Threads)
-	accts := make([]*account, cfg.Threads)
 	for i := range loops {
 		l, err := newLoop(p, i, cfg.Threads, cfg.Conns)
 		if err != nil {
@@ -47,7 +46,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			closeFd(stop)
 			return nil, err
 		}
-		loops[i], accts[i] = l, attach(l)
+		attach(l)
+		loops[i] = l
 	}
 
 	// A loop blocked in epoll_wait holds its P in a system call. With no P
@@ -85,7 +85,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	r := newResult(cfg)
 	for i, l := range loops {
-		r.add(l, accts[i])
+		r.add(l)
 		if l.err != nil && err == nil {
 			err = fmt.Errorf("load loop: %w", l.err)
 		}
@@ -108,27 +108,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // account is what one loop measures in open loop besides the corrected
 // latency: service times from each actual send, and how late the client
-// sent. Its connections point to it; only its loop writes it.
+// sent. Only its loop writes it.
 type account struct {
 	service, lag *hdrhistogram.Histogram
 }
 
-// attach gives l's connections their open-loop account and the rings of
+// attach gives l its open-loop account and its connections the rings of
 // actual send times. Closed loop needs neither: the send time is the
 // actual one and sends are never late.
-func attach(l *loop) *account {
+func attach(l *loop) {
 	if l.plan.interval == 0 {
-		return nil
+		return
 	}
-	a := &account{service: newHistogram(), lag: newHistogram()}
+	l.acct = &account{service: newHistogram(), lag: newHistogram()}
 	p := l.plan.pipeline
 	sent := make([]int64, len(l.conns)*p)
 	for i := range l.conns {
 		c := &l.conns[i]
 		c.sent = sent[i*p : (i+1)*p : (i+1)*p]
-		c.acct = a
 	}
-	return a
 }
 
 // newPlan fixes the shared, read-only part of a run.
