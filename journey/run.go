@@ -130,7 +130,7 @@ func (r *Recorder) Run(ctx context.Context, o Options) (*Capture, error) {
 	if _, port, err := net.SplitHostPort(srv.Addr); err == nil {
 		m.ServerPort, _ = strconv.Atoi(port)
 	}
-	cli, err := startClient(ctx, r.Exe, cliPrefix, srv.Addr, o)
+	cli, err := startClient(ctx, r.Exe, cliPrefix, srv.Addr, srv.PID, o)
 	if err != nil {
 		return nil, err
 	}
@@ -240,9 +240,9 @@ type client struct {
 	done  chan error
 }
 
-func startClient(ctx context.Context, exe string, prefix []string, addr string, o Options) (*client, error) {
+func startClient(ctx context.Context, exe string, prefix []string, addr string, server int, o Options) (*client, error) {
 	argv := append(append([]string(nil), prefix...), exe, "journey", "-client", addr,
-		"-conns", fmt.Sprint(o.Conns), "-pause", o.Pause.String())
+		"-conns", fmt.Sprint(o.Conns), "-pause", o.Pause.String(), "-server", fmt.Sprint(server))
 	c := &client{cmd: exec.Command(argv[0], argv[1:]...), lines: make(chan string, 4), done: make(chan error, 1)}
 	var errb strings.Builder
 	c.cmd.Stderr = &errb

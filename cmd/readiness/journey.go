@@ -208,16 +208,17 @@ func journeyOnce(ctx context.Context, rec *journey.Recorder, o journey.Options) 
 // its own, so not in the usage.
 func runJourneyClient(args []string) int {
 	if len(args) < 1 {
-		fmt.Fprintln(os.Stderr, "readiness journey -client ADDR [-conns N] [-pause D]")
+		fmt.Fprintln(os.Stderr, "readiness journey -client ADDR [-conns N] [-pause D] [-server PID]")
 		return 2
 	}
 	fs := flag.NewFlagSet("journey-client", flag.ContinueOnError)
 	conns := fs.Int("conns", 0, "")
 	pause := fs.Duration("pause", 50*time.Millisecond, "")
+	server := fs.Int("server", 0, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	if err := journey.RunClient(os.Stdin, os.Stdout, args[0], *conns, *pause); err != nil {
+	if err := journey.RunClient(os.Stdin, os.Stdout, args[0], *conns, *pause, *server); err != nil {
 		fmt.Fprintf(os.Stderr, "readiness journey client: %v\n", err)
 		return 1
 	}

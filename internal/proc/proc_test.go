@@ -29,13 +29,14 @@ func TestParseStat(t *testing.T) {
 	page := uint64(os.Getpagesize())
 	for _, tc := range []struct {
 		name, in   string
+		state      byte
 		user, sys  uint64
 		threads    int
 		rss        uint64
 		wantErrors bool
 	}{
-		{name: "plain", in: "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 5 7 0 0 20 0 1 0 1 1 3", user: 5, sys: 7, threads: 1, rss: 3 * page},
-		{name: "name with spaces and parens", in: "9 (a) b (c)) R 0 1 1 0 -1 0 0 0 0 0 11 13 0 0 20 0 3 0 1 1 1", user: 11, sys: 13, threads: 3, rss: page},
+		{name: "plain", in: "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 5 7 0 0 20 0 1 0 1 1 3", state: 'S', user: 5, sys: 7, threads: 1, rss: 3 * page},
+		{name: "name with spaces and parens", in: "9 (a) b (c)) R 0 1 1 0 -1 0 0 0 0 0 11 13 0 0 20 0 3 0 1 1 1", state: 'R', user: 11, sys: 13, threads: 3, rss: page},
 		{name: "truncated", in: "9 (a) R 0 1 1", wantErrors: true},
 		{name: "no rss", in: "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 5 7 0 0 20 0 1 0 1 1", wantErrors: true},
 		{name: "no name", in: "9 a R 0 1 1 0 -1 0 0 0 0 0 11 13 0 0 20 0 3 0 1 1 1", wantErrors: true},
@@ -53,7 +54,7 @@ func TestParseStat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Stat{UserTicks: tc.user, SystemTicks: tc.sys, Threads: tc.threads, RSS: tc.rss}
+			want := Stat{State: tc.state, UserTicks: tc.user, SystemTicks: tc.sys, Threads: tc.threads, RSS: tc.rss}
 			if st != want {
 				t.Errorf("got %+v, want %+v", st, want)
 			}
@@ -68,7 +69,7 @@ func TestReadStatFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Stat{UserTicks: 731, SystemTicks: 259, Threads: 5, RSS: 2562 * uint64(os.Getpagesize())}
+	want := Stat{State: 'S', UserTicks: 731, SystemTicks: 259, Threads: 5, RSS: 2562 * uint64(os.Getpagesize())}
 	if st != want {
 		t.Errorf("got  %+v\nwant %+v", st, want)
 	}
@@ -254,5 +255,13 @@ func TestParseSchedstat(t *testing.T) {
 	s, err = TaskSched(os.Getpid(), unix.Gettid())
 	if err != nil || s.Run <= 0 {
 		t.Errorf("this thread's schedstat: %+v, %v", s, err)
+	}
+}
+
+func TestTaskStat(t *testing.T) {
+	// This thread is running while it reads its own line.
+	st, err := TaskStat(os.Getpid(), unix.Gettid())
+	if err != nil || st.State != 'R' {
+		t.Errorf("this thread's stat: %+v, %v; want state R", st, err)
 	}
 }

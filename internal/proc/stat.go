@@ -15,6 +15,7 @@ import (
 // file, far cheaper than Read, which also walks every thread's status for
 // the context switches. It suits a process sampled often.
 type Stat struct {
+	State                  byte   // field 3: R running, S sleeping, D disk wait, ...
 	UserTicks, SystemTicks uint64 // utime and stime (fields 14 and 15), in clock ticks
 	Threads                int    // num_threads (field 20)
 	// RSS is the resident set in bytes: rss (field 24) in pages, times
@@ -31,9 +32,10 @@ func (s Stat) CPU() time.Duration {
 // ReadStat reads /proc/PID/stat of process pid.
 func ReadStat(pid int) (Stat, error) { return readStatAt("/proc", pid) }
 
-// readStatAt reads pid's stat under a /proc tree rooted at root.
-func readStatAt(root string, pid int) (Stat, error) {
-	name := filepath.Join(root, strconv.Itoa(pid), "stat")
+// readStatAt reads pid's stat under a /proc tree rooted at root, or with
+// sub ("task", TID) one of its threads'.
+func readStatAt(root string, pid int, sub ...string) (Stat, error) {
+	name := filepath.Join(append(append([]string{root, strconv.Itoa(pid)}, sub...), "stat")...)
 	b, err := os.ReadFile(name)
 	if err != nil {
 		return Stat{}, err
@@ -59,7 +61,7 @@ func ParseStat(b []byte) (Stat, error) {
 	if len(fields) < last-first+1 {
 		return Stat{}, fmt.Errorf("%d fields after the command name, want at least %d", len(fields), last-first+1)
 	}
-	var st Stat
+	st := Stat{State: fields[0][0]}
 	var err error
 	if st.UserTicks, err = strconv.ParseUint(fields[14-first], 10, 64); err != nil {
 		return Stat{}, fmt.Errorf("utime: %w", err)

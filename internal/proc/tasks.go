@@ -33,6 +33,12 @@ func TaskStatus(pid, tid int) (Status, error) {
 	return ParseStatus(b)
 }
 
+// TaskStat reads /proc/PID/task/TID/stat, one thread's line in the form
+// of the process's.
+func TaskStat(pid, tid int) (Stat, error) {
+	return readStatAt("/proc", pid, "task", strconv.Itoa(tid))
+}
+
 // Sched is what the scheduler counts for one thread in
 // /proc/PID/task/TID/schedstat, to the nanosecond: the time it ran on a
 // CPU and the time it was runnable but waited for one (run delay).
