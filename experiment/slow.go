@@ -94,8 +94,9 @@ func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time
 			err = stopErr
 		}
 	}()
-	// Both connections are open before either request goes out: the serial
-	// server leaves the second in the kernel's accept queue.
+	// Both connections are open, and accepted by every server that accepts
+	// them while idle, before either request goes out: the serial server
+	// leaves the second in the kernel's accept queue.
 	var conns [2]net.Conn
 	for i := range conns {
 		c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
@@ -106,6 +107,7 @@ func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time
 		_ = c.SetDeadline(time.Now().Add(2*delay + 10*time.Second))
 		conns[i] = c
 	}
+	settleAccepts(s.Addr)
 	var took [2]time.Duration
 	var errs [2]error
 	var wg sync.WaitGroup
@@ -146,6 +148,31 @@ func slowOnce(exe string, delay time.Duration, t SlowTarget) (first, second time
 	}
 	return min(took[0], took[1]), max(took[0], took[1]), q, nil
 }
+
+// settleAccepts waits, at most acceptSettle, until the server has taken
+// both connections from the listener's accept queue. A loop woken by the
+// first connection may accept before the second handshake completes; if
+// the requests went out before it came back for the second, a loop that
+// then sleeps in its handler would leave that connection unaccepted, and
+// the reading half-way through would depend on the race instead of the
+// server. A serial server leaves the second connection queued, and this
+// returns after acceptSettle; so does a server sock_diag cannot see.
+func settleAccepts(addr string) {
+	srv, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return
+	}
+	for end := time.Now().Add(acceptSettle); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		ln, err := sockdiag.Lookup(srv, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
+		if err != nil || ln.RecvQ == 0 {
+			return
+		}
+	}
+}
+
+// acceptSettle bounds settleAccepts: far longer than a loop on a busy
+// machine takes to come back to its listener.
+const acceptSettle = 250 * time.Millisecond
 
 // readQueues reads the listener's accept queue and the server's end of
 // each connection.
