@@ -17,17 +17,19 @@ import (
 // its timeout. The choice decides what a request costs at light load, where
 // nearly every request wakes the loop (docs/wakeups.md measures each):
 //
-//   - hold sleeps in a raw epoll_wait, keeping the P, for up to holdMax, and
-//     blocks through the runtime's Syscall6 only when that passes with
-//     nothing. A loop woken from a raw sleep finds its P where it left it:
-//     no other thread is woken, and sysmon has no P to take and hand off.
-//     The limit lets a server that goes idle release its P and leave the
-//     CPU alone: a P held in a raw call is signalled by sysmon about every
-//     10 ms (it cannot tell the call from a goroutine that never yields).
+//   - hold sleeps in a raw epoll_wait, keeping the P, for up to holdMax. A
+//     loop woken from a raw sleep finds its P where it left it: no other
+//     thread is woken, and sysmon has no P to take and hand off. When the
+//     hold passes with nothing, the loop sleeps on as park does, and the
+//     process is idle: its P is free, and sysmon, which finds every P idle,
+//     sleeps too. The limit is there because a P held in a raw call is
+//     signalled by sysmon about every 10 ms: it cannot tell the call from
+//     a goroutine that never yields.
 //   - block calls Syscall6 at once. After a few tens of microseconds
 //     asleep, sysmon takes the P, wakes a thread to look for other work,
 //     and keeps polling every 20 µs; the loop then exits the call without
-//     its P. That is two to four context switches per wake-up.
+//     its P, and wakes sysmon again if it had gone to sleep. That is two to
+//     four context switches per wake-up.
 //   - spin polls raw for up to spinFor first, then holds: a request that
 //     arrives within the spin costs no sleep and no wake-up at all, at the
 //     price of the polls when none comes.
@@ -36,6 +38,15 @@ import (
 //     goroutine parks on it as a net.Conn's goroutine does on a socket. The
 //     P is free while the loop sleeps and the thread that wakes runs the
 //     loop at once, at the cost of the runtime's own epoll_wait calls.
+//
+// Parking nests the loop's epoll set in the runtime's, and the kernel's
+// exclusive wake-up stops at the first set with a thread waiting on it
+// directly: a nested set has none, so a connection on a listener shared
+// with EPOLLEXCLUSIVE reaches every parked loop's set, as it would without
+// the flag. So hold and spin park after their hold only in a loop with a
+// listener of its own (-accept reuseport); a loop sharing its listener
+// blocks in Syscall6 instead, as block does. -idle park parks in every
+// accept mode (docs/wakeups.md measures what that does to the herd).
 const (
 	holdMax = 10 // ms
 	spinFor = 20 * time.Microsecond
@@ -51,10 +62,11 @@ type idler struct {
 	deadline time.Time
 }
 
-// setIdle chooses how the poller sleeps (serve.IdleHold, ...).
-func (p *poller) setIdle(mode string) error {
+// setIdle chooses how the poller sleeps (serve.IdleHold, ...); shared says
+// whether the loop's listener is in other loops' sets too.
+func (p *poller) setIdle(mode string, shared bool) error {
 	p.idle = idler{mode: mode}
-	if mode != serve.IdlePark {
+	if mode == serve.IdleBlock || (mode != serve.IdlePark && shared) {
 		return nil
 	}
 	// os.NewFile registers only a nonblocking fd with the netpoller. The
@@ -72,6 +84,10 @@ func (p *poller) setIdle(mode string) error {
 	p.idle.file, p.idle.raw = f, raw
 	return nil
 }
+
+// parks reports whether the loop's long sleeps park its goroutine in the
+// runtime rather than block its thread in a system call.
+func (p *poller) parks() bool { return p.idle.file != nil }
 
 // holdFor is the timeout of the wait's first, raw poll: the hold in the
 // hold mode, 0 (a poll) in the others.
@@ -95,10 +111,7 @@ func holdLimit(msec int) int {
 // poll found none, and returns their count and the wait's errno (EINTR
 // included: the wait decides what a signal means).
 func (p *poller) sleep(msec int) (uintptr, unix.Errno) {
-	switch p.idle.mode {
-	case serve.IdlePark:
-		return p.park(msec)
-	case serve.IdleSpin:
+	if p.idle.mode == serve.IdleSpin {
 		if r, errno := p.spin(); r != 0 || errno != 0 {
 			return r, errno
 		}
@@ -109,6 +122,9 @@ func (p *poller) sleep(msec int) (uintptr, unix.Errno) {
 		if msec > 0 {
 			msec -= h
 		}
+	}
+	if p.parks() {
+		return p.park(msec)
 	}
 	r, _, errno := unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), p.eventsPtr(), maxEvents, uintptr(msec), 0, 0)
 	return r, errno

@@ -2,8 +2,10 @@ package epoll
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +31,7 @@ func eachIdle(t *testing.T, f func(t *testing.T, cfg serve.Config)) {
 func newIdlePoller(t *testing.T, mode string) *poller {
 	t.Helper()
 	p := newTestPoller(t)
-	if err := p.setIdle(mode); err != nil {
+	if err := p.setIdle(mode, false); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -181,4 +183,74 @@ func TestIdleModeShutdown(t *testing.T) {
 		}
 		testnet.ExpectRefused(t, s.Addr())
 	})
+}
+
+// Past its hold, a loop sleeps where its mode says: parked in the runtime's
+// netpoller ("IO wait", its P free and its thread not held) when its
+// listener is its own, blocked in a system call ("syscall") when the
+// listener is shared, since a nested set would defeat EPOLLEXCLUSIVE, and
+// in block mode.
+func TestIdleLongSleep(t *testing.T) {
+	for _, tc := range []struct {
+		mode   string
+		shared bool
+		state  string
+	}{
+		{serve.IdleHold, false, "IO wait"},
+		{serve.IdleHold, true, "syscall"},
+		{serve.IdleSpin, false, "IO wait"},
+		{serve.IdleSpin, true, "syscall"},
+		{serve.IdlePark, false, "IO wait"},
+		{serve.IdlePark, true, "IO wait"},
+		{serve.IdleBlock, false, "syscall"},
+	} {
+		name := fmt.Sprintf("%s/shared=%v", tc.mode, tc.shared)
+		t.Run(name, func(t *testing.T) {
+			p := newTestPoller(t)
+			if err := p.setIdle(tc.mode, tc.shared); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := p.wait(-1)
+				done <- err
+			}()
+			defer func() {
+				p.wake()
+				if err := <-done; err != nil {
+					t.Errorf("wait: %v", err)
+				}
+			}()
+			time.Sleep(2 * holdMax * time.Millisecond)
+			var state string
+			for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+				if state = waitState(); state == tc.state {
+					return
+				}
+			}
+			t.Errorf("the sleeping wait's goroutine is in state %q, want %q", state, tc.state)
+		})
+	}
+}
+
+// waitState is the state of the goroutine inside poller.wait, as a
+// goroutine dump shows it ("running", "syscall", "IO wait"), or "" if none
+// is there.
+func waitState() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if !strings.Contains(g, "epoll.(*poller).wait(") {
+			continue
+		}
+		head, _, _ := strings.Cut(g, "\n")
+		_, state, ok := strings.Cut(head, "[")
+		if !ok {
+			return head
+		}
+		state, _, _ = strings.Cut(state, "]")
+		state, _, _ = strings.Cut(state, ",") // "IO wait, 2 minutes"
+		return state
+	}
+	return ""
 }

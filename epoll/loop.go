@@ -72,7 +72,7 @@ func newLoop(srv *Server, cfg serve.Config, lfd int) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.setIdle(cfg.Idle); err != nil {
+	if err := p.setIdle(cfg.Idle, cfg.Accept != serve.AcceptReusePort); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -113,8 +113,8 @@ func newLoop(srv *Server, cfg serve.Config, lfd int) (*loop, error) {
 // has closed every connection.
 func (l *loop) run() {
 	// A parked goroutine that is locked hands its thread off on every
-	// sleep; the other modes sleep on the thread itself and keep it.
-	if l.p.idle.mode != serve.IdlePark {
+	// sleep; a loop that never parks sleeps on its thread and keeps it.
+	if !l.p.parks() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}

@@ -34,7 +34,7 @@ func serveFlags(fs *flag.FlagSet, cfg *serve.Config) *string {
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops for epoll and gnet, GOMAXPROCS for std; 0: the CPUs this process may run on")
 	fs.StringVar(&cfg.Trigger, "trigger", cfg.Trigger, "level-triggered epoll (one read per readiness event) or edge-triggered (EPOLLET, reading until EAGAIN)")
 	fs.StringVar(&cfg.Accept, "accept", cfg.Accept, "one SO_REUSEPORT listener per loop; one listener shared by every loop with EPOLLEXCLUSIVE (one loop, rarely a few, woken per connection); or one shared listener without it (every waiting loop woken per connection: the thundering herd, on purpose)")
-	fs.StringVar(&cfg.Idle, "idle", cfg.Idle, "how an epoll loop sleeps once it has nothing to do: hold (a raw wait that keeps the P for up to 10 ms, then block), block (the runtime's blocking system call at once), spin (poll for up to 20 µs, then hold) or park (in the runtime's netpoller, the goroutine not locked to a thread)")
+	fs.StringVar(&cfg.Idle, "idle", cfg.Idle, "how an epoll loop sleeps once it has nothing to do: hold (a raw wait that keeps the P for up to 10 ms, then park, or block if the listener is shared), block (the runtime's blocking system call at once), spin (poll for up to 20 µs, then hold) or park (in the runtime's netpoller at once)")
 	fs.BoolVar(&cfg.Serial, "serial", cfg.Serial, "serve one connection at a time with no goroutine per connection: the first server of the story")
 	fs.DurationVar(&cfg.Delay, "delay", cfg.Delay, "hold each batch of responses this long, as a slow handler would")
 	fs.StringVar(&cfg.DelayMode, "delay-mode", cfg.DelayMode, "sleep where the handler runs, stalling an event loop, or wait on a timer without blocking the loop")

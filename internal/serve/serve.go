@@ -43,7 +43,7 @@ const (
 
 // Idle modes (epoll): how a loop waits once a poll has found nothing ready.
 const (
-	IdleHold  = "hold"  // sleep in a raw epoll_wait keeping the P for up to 10 ms, then block
+	IdleHold  = "hold"  // sleep in a raw epoll_wait keeping the P for up to 10 ms, then park (block if the listener is shared)
 	IdleBlock = "block" // block in epoll_wait through the runtime's syscall path at once
 	IdleSpin  = "spin"  // poll for up to 20 µs, then as hold
 	IdlePark  = "park"  // park the goroutine in the runtime's netpoller on the epoll fd
