@@ -1,10 +1,14 @@
 package epoll
 
 import (
+	"bytes"
+	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/readinesslab/readiness/internal/proto"
@@ -42,6 +46,11 @@ func benchMatrix(b *testing.B, trigger string) {
 //     the response, the client reads it, over a loopback TCP pair with
 //     TCP_NODELAY: the four calls of one request on both sides, with nobody
 //     ever waiting. The server's share is roughly half.
+//   - server/pipeline=N: the same with N requests in one write and N
+//     responses in one write, timing the server's read and write alone
+//     (server-ns/req). That is the least a saturated server pays per
+//     request at that pipeline depth, whatever its model: on loopback its
+//     write also runs the client's TCP receive, as it does under load.
 //
 // user-share is the user part of the process's CPU time over the run as
 // /proc and getrusage account it. The loop does next to nothing in user
@@ -62,6 +71,35 @@ func BenchmarkKernelFloor(b *testing.B) {
 			rawIO(b, syscall.SYS_READ, client, buf)
 		})
 	})
+	for _, depth := range []int{1, 16} {
+		b.Run(fmt.Sprintf("server/pipeline=%d", depth), func(b *testing.B) {
+			client, server := tcpPair(b)
+			req := []byte(strings.Repeat(testnet.BenchGet, depth))
+			resp := bytes.Repeat(proto.OK, depth)
+			buf := make([]byte, 64<<10)
+			var spent time.Duration
+			floorRun(b, func() {
+				rawIO(b, syscall.SYS_WRITE, client, req)
+				began := time.Now()
+				readFull(b, server, buf[:len(req)])
+				rawIO(b, syscall.SYS_WRITE, server, resp)
+				spent += time.Since(began)
+				readFull(b, client, buf[:len(resp)])
+			})
+			b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N*depth), "server-ns/req")
+		})
+	}
+}
+
+// readFull reads exactly len(p) bytes from a blocking socket fd.
+func readFull(b *testing.B, fd int, p []byte) {
+	for len(p) > 0 {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if errno != 0 || n == 0 {
+			b.Fatalf("read: %v, %d bytes", errno, n)
+		}
+		p = p[n:]
+	}
 }
 
 // floorRun runs op b.N times, locked to its thread, and reports the user

@@ -3,6 +3,7 @@ package epoll
 import (
 	"errors"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -63,8 +64,18 @@ type idler struct {
 }
 
 // setIdle chooses how the poller sleeps (serve.IdleHold, ...); shared says
-// whether the loop's listener is in other loops' sets too.
-func (p *poller) setIdle(mode string, shared bool) error {
+// whether the loop's listener is in other loops' sets too, and loops how
+// many loops the server runs.
+func (p *poller) setIdle(mode string, shared bool, loops int) error {
+	if (mode == serve.IdleHold || mode == serve.IdleSpin) && loops > runtime.GOMAXPROCS(0) {
+		// With more loops than Ps, a loop holding a P while it has nothing
+		// to do keeps a loop with work from running, for up to the hold:
+		// sleep at once as the hold would end.
+		mode = serve.IdlePark
+		if shared {
+			mode = serve.IdleBlock
+		}
+	}
 	p.idle = idler{mode: mode}
 	if mode == serve.IdleBlock || (mode != serve.IdlePark && shared) {
 		return nil

@@ -31,7 +31,7 @@ func eachIdle(t *testing.T, f func(t *testing.T, cfg serve.Config)) {
 func newIdlePoller(t *testing.T, mode string) *poller {
 	t.Helper()
 	p := newTestPoller(t)
-	if err := p.setIdle(mode, false); err != nil {
+	if err := p.setIdle(mode, false, 1); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -207,7 +207,7 @@ func TestIdleLongSleep(t *testing.T) {
 		name := fmt.Sprintf("%s/shared=%v", tc.mode, tc.shared)
 		t.Run(name, func(t *testing.T) {
 			p := newTestPoller(t)
-			if err := p.setIdle(tc.mode, tc.shared); err != nil {
+			if err := p.setIdle(tc.mode, tc.shared, 1); err != nil {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)
@@ -253,4 +253,38 @@ func waitState() string {
 		return state
 	}
 	return ""
+}
+
+// With more loops than Ps, hold and spin keep no P while idle: they sleep
+// at once as their hold would end (park, or block with a shared listener),
+// so a loop with work never waits out another loop's hold for a P.
+func TestIdleMoreLoopsThanPs(t *testing.T) {
+	ps := runtime.GOMAXPROCS(0)
+	for _, tc := range []struct {
+		mode   string
+		shared bool
+		loops  int
+		want   string
+	}{
+		{serve.IdleHold, false, ps, serve.IdleHold},
+		{serve.IdleHold, false, ps + 1, serve.IdlePark},
+		{serve.IdleHold, true, ps + 1, serve.IdleBlock},
+		{serve.IdleSpin, false, ps + 1, serve.IdlePark},
+		{serve.IdleSpin, true, ps, serve.IdleSpin},
+		{serve.IdleBlock, false, ps + 1, serve.IdleBlock},
+		{serve.IdlePark, true, ps + 1, serve.IdlePark},
+	} {
+		p := newTestPoller(t)
+		if err := p.setIdle(tc.mode, tc.shared, tc.loops); err != nil {
+			t.Fatal(err)
+		}
+		hold := 0
+		if tc.want == serve.IdleHold {
+			hold = holdMax
+		}
+		if p.idle.mode != tc.want || p.holdFor(-1) != hold || p.parks() != (tc.want == serve.IdlePark || (tc.want != serve.IdleBlock && !tc.shared)) {
+			t.Errorf("%s, shared %v, %d loops on %d Ps: mode %s, hold %d ms, parks %v; want %s, %d ms",
+				tc.mode, tc.shared, tc.loops, ps, p.idle.mode, p.holdFor(-1), p.parks(), tc.want, hold)
+		}
+	}
 }

@@ -72,7 +72,7 @@ func newLoop(srv *Server, cfg serve.Config, lfd int) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.setIdle(cfg.Idle, cfg.Accept != serve.AcceptReusePort); err != nil {
+	if err := p.setIdle(cfg.Idle, cfg.Accept != serve.AcceptReusePort, cfg.Loops); err != nil {
 		p.close()
 		return nil, err
 	}
