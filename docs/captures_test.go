@@ -11,11 +11,12 @@ import (
 
 // capture is one generated file and the readiness arguments that make it.
 type capture struct {
-	file string
-	args []string
+	file  string
+	goRun string // go run's own flags, before the package
+	args  []string
 }
 
-var generateRE = regexp.MustCompile(`(?m)^//go:generate sh -c "go run \.\./cmd/readiness (.+?) > (\S+)\.tmp && mv (\S+)\.tmp (\S+)"$`)
+var generateRE = regexp.MustCompile(`(?m)^//go:generate sh -c "go run ((?:-\S+ )*)\.\./cmd/readiness (.+?) > (\S+)\.tmp && mv (\S+)\.tmp (\S+)"$`)
 
 // captures lists the go:generate lines of doc.go.
 func captures(t *testing.T) []capture {
@@ -26,10 +27,10 @@ func captures(t *testing.T) []capture {
 	}
 	var out []capture
 	for _, m := range generateRE.FindAllStringSubmatch(string(src), -1) {
-		if m[2] != m[4] || m[3] != m[4] {
+		if m[3] != m[5] || m[4] != m[5] {
 			t.Errorf("doc.go: %q writes one file and moves another", m[0])
 		}
-		out = append(out, capture{file: m[4], args: strings.Fields(m[1])})
+		out = append(out, capture{file: m[5], goRun: strings.TrimSpace(m[1]), args: strings.Fields(m[2])})
 	}
 	if len(out) == 0 {
 		t.Fatal("doc.go has no go:generate line in the expected form")
@@ -45,7 +46,7 @@ func tokens(args []string) []string {
 	return out
 }
 
-var reproduceRE = regexp.MustCompile("(?m)^- Reproduce: `go run \\./cmd/readiness ([^`]+)`$")
+var reproduceRE = regexp.MustCompile("(?m)^- Reproduce: `go run ((?:-\\S+ )*)\\./cmd/readiness ([^`]+)`$")
 
 // shapes are what each capture must contain besides the common header: the
 // headings and table heads its generator writes, and the steps the pages
@@ -66,6 +67,13 @@ var shapes = map[string][]string{
 	"idle-results.md": {"| server | conns | ok | rss_before | rss_after | bytes_per_conn | threads | open_s |", "| epoll |", "| gnet |", "| std |",
 		"## The kernel's objects", "| server | TCP (", "sock_inode_cache (", "eventpoll_epi (", "kernel_bytes_per_conn |",
 		"## The whole cost per idle connection", "| server | process_bytes_per_conn | kernel_bytes_per_conn (server's end) | total_bytes_per_conn |"},
+	// The journeys must show the runtime's side (entry uprobes need the
+	// binary's symbol table) as well as the kernel's.
+	"journey-all.md": {"## epoll", "## gnet", "## std", "`runtime.netpollready`", "`sock:sk_data_ready", "`irq:softirq_entry"},
+	"journey-veth.md": {"## std", "`runtime.netpollready`", "`napi:napi_poll dev=rdn"},
+	"journey-herd-shared.md": {"Per accepted connection:", "| loop tid | accepts |"},
+	"journey-herd-exclusive.md": {"Per accepted connection:", "| loop tid | accepts |"},
+	"journey-herd-reuseport.md": {"Per accepted connection:", "| loop tid | accepts |"},
 	"idle-18k-results.md": {"| server | conns | ok |", "| epoll | 18000 |", "| gnet | 18000 |", "| std | 18000 |",
 		"## The kernel's objects", "## The whole cost per idle connection"},
 }
@@ -102,8 +110,11 @@ func TestCapturesHaveTheirShape(t *testing.T) {
 			t.Errorf("%s has no Reproduce line", file)
 			continue
 		}
-		if got, want := tokens(strings.Fields(m[1])), tokens(c.args); !slices.Equal(got, want) {
-			t.Errorf("%s was made by `readiness %s`, but doc.go runs `readiness %s`: regenerate it", file, m[1], strings.Join(c.args, " "))
+		if got, want := tokens(strings.Fields(m[2])), tokens(c.args); !slices.Equal(got, want) {
+			t.Errorf("%s was made by `readiness %s`, but doc.go runs `readiness %s`: regenerate it", file, m[2], strings.Join(c.args, " "))
+		}
+		if got := strings.TrimSpace(m[1]); got != c.goRun {
+			t.Errorf("%s says to reproduce it with go run %q, but doc.go uses go run %q", file, got, c.goRun)
 		}
 	}
 }

@@ -56,6 +56,11 @@ func probeEvent(fn string) string {
 	return strings.NewReplacer(".", "_", "/", "_").Replace(strings.TrimPrefix(fn, "runtime."))
 }
 
+// NoSymbols is what a journey says when its binary has no symbol table, so
+// that no runtime function can be probed.
+const NoSymbols = "uprobes: none added: the readiness binary has no symbol table (go run links without one); " +
+	"build it with go build, or run it with go run -ldflags=-s=false"
+
 // ProbeSet is the probes added to one binary under a group of this
 // process's own, so removing the group removes nothing it did not add.
 type ProbeSet struct {
@@ -77,6 +82,11 @@ func AddProbes(binary, group string) (*ProbeSet, error) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		have[strings.TrimSpace(sc.Text())] = true
+	}
+	if len(have) == 0 {
+		// go run links without a symbol table: no function can be probed.
+		ps.Missing = append(ps.Missing, NoSymbols)
+		return ps, nil
 	}
 	var want []Probe
 	for _, p := range Probes {

@@ -52,6 +52,9 @@ func TestFixtureNotesAreLabelled(t *testing.T) {
 		{"std", "SO_KEEPALIVE", "keep-alive", true, false},
 		{"std", "getsockname", "local address", true, false},
 		{"gnet", "socket(", "never listens, given SO_REUSEPORT", true, false},
+		{"epoll", "epoll_ctl(", "registers the loop's own epoll instance edge-triggered", true, false},
+		{"epoll", "epoll IN]", "the loop's epoll instance readable (events wait in its set)", true, false},
+		{"epoll", "epoll IN]", "the goroutine parked on it becomes runnable", true, true},
 		// Restatements of what strace recorded.
 		{"std", "socket(", "the listening socket", false, false},
 		{"std", "listen(", "the kernel queues new connections", false, false},

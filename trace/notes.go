@@ -14,7 +14,8 @@ type noter struct {
 	fds     *fdTable
 	threads map[int]Thread
 	waits   map[string][]wait // futex address -> waits on it
-	parked  map[int64]bool    // fds whose last read or accept returned EAGAIN
+	parked  map[int64]bool    // fds whose last read or accept returned EAGAIN, or whose last wait found nothing
+	nested  map[int64]bool    // the loop's epoll instances registered in the runtime's netpoller
 }
 
 type wait struct {
@@ -23,7 +24,7 @@ type wait struct {
 }
 
 func newNoter(model string, calls []Call, fds *fdTable, threads []Thread) *noter {
-	n := &noter{model: model, fds: fds, threads: map[int]Thread{}, waits: map[string][]wait{}, parked: map[int64]bool{}}
+	n := &noter{model: model, fds: fds, threads: map[int]Thread{}, waits: map[string][]wait{}, parked: map[int64]bool{}, nested: map[int64]bool{}}
 	for _, t := range threads {
 		n.threads[t.TID] = t
 	}
@@ -169,6 +170,10 @@ func (n *noter) ctlNote(c Call) note {
 		return seen("removes " + name + " from the interest list before closing it")
 	case n.fds.get(ep).kind == fdNetpoll && n.fds.get(target).kind == fdEventfd:
 		return inferred("registers the eventfd for reading", "netpollinit, so that netpollBreak can wake netpoll")
+	case n.fds.get(ep).kind == fdNetpoll && n.fds.get(target).kind == fdEpoll:
+		n.nested[target] = true
+		return inferred("registers the loop's own epoll instance edge-triggered: an epoll fd is itself pollable",
+			"the loop's idle path, so that it can park its goroutine on its set (after its hold with -idle hold, at once with -idle park)")
 	case n.fds.get(ep).kind == fdNetpoll:
 		return inferred("registers "+name+" edge-triggered, for reading and writing",
 			"netpollopen, which registers a socket once for its lifetime")
@@ -211,6 +216,8 @@ func (n *noter) waitNote(c Call) note {
 			ready = append(ready, "its eventfd (a wake-up)")
 		case fdTimerfd:
 			ready = append(ready, "its timer expired")
+		case fdEpoll:
+			ready = append(ready, "the loop's epoll instance readable (events wait in its set)")
 		default:
 			ready = append(ready, e.events)
 		}
@@ -226,6 +233,10 @@ func (n *noter) waitNote(c Call) note {
 		} else if poll {
 			who, caller = "netpoll(0)", "the scheduler polls while it looks for work"
 		}
+	}
+	if n.nested[ep] {
+		// The loop parks on its set only after a wait that found nothing.
+		n.parked[ep] = r == 0
 	}
 	var nt note
 	switch {
@@ -248,9 +259,9 @@ func (n *noter) waitNote(c Call) note {
 	return nt
 }
 
-// wakeups adds what netpoll does with the sockets it reports: a goroutine
+// wakeups adds what netpoll does with the fds it reports: a goroutine
 // parked on one becomes runnable; otherwise the readiness is kept in the
-// socket's pollDesc for the next read.
+// fd's pollDesc for the next read (or, for a loop's epoll set, the next park).
 func (n *noter) wakeups(nt note, ep int64, list string) note {
 	waiting, kept := 0, 0
 	for _, e := range n.fds.readyEvents(ep, list) {
@@ -266,7 +277,7 @@ func (n *noter) wakeups(nt note, ep int64, list string) note {
 	case waiting > 0 && kept == 0:
 		return observedBy(inferred(nt.seen, "the goroutine parked on it becomes runnable"))
 	case waiting == 0 && kept > 0:
-		return inferred(nt.seen, "no goroutine waits for that yet, the socket's pollDesc remembers it")
+		return inferred(nt.seen, "no goroutine waits for that yet, its pollDesc remembers it")
 	case waiting > 0:
 		return observedBy(inferred(nt.seen, "parked goroutines become runnable, the others' pollDescs remember it"))
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -144,6 +145,9 @@ func journeys(ctx context.Context, names []string, netName, extra string, conns 
 	if err != nil {
 		return nil, err
 	}
+	if slices.Contains(rec.Missing, journey.NoSymbols) {
+		fmt.Fprintf(os.Stderr, "readiness journey: warning: %s\n", journey.NoSymbols)
+	}
 	defer func() {
 		if cerr := rec.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("removing the probes: %w", cerr)
@@ -226,7 +230,8 @@ func runJourneyClient(args []string) int {
 }
 
 func writeJourneyMarkdown(w io.Writer, command string, results []journey.Result) {
-	docHeader(w, "One request's journey through the kernel and the runtime", command)
+	// go run links without a symbol table, which the runtime's uprobes need.
+	docHeader(w, "One request's journey through the kernel and the runtime", command, "-ldflags=-s=false")
 	fmt.Fprintf(w, "- Each server runs as `readiness serve MODEL %s` (plus the -serve flags); a client process runs the script.\n", strings.Join(journeyArgs, " "))
 	fmt.Fprintf(w, "- Recorded with `perf record -a` (tracepoints) and `perf record -p SERVER,CLIENT` (system calls, entry uprobes on the runtime); times are µs since the client's first request write entered the kernel.\n")
 	fmt.Fprintf(w, "- A system call is one line at its return. Left out of these tables (kept in -json): sysmon, runtime.execute, futexsleep and the runtime's sleeps.\n\n")
