@@ -69,9 +69,9 @@ var shapes = map[string][]string{
 		"## The whole cost per idle connection", "| server | process_bytes_per_conn | kernel_bytes_per_conn (server's end) | total_bytes_per_conn |"},
 	// The journeys must show the runtime's side (entry uprobes need the
 	// binary's symbol table) as well as the kernel's.
-	"journey-all.md": {"## epoll", "## gnet", "## std", "`runtime.netpollready`", "`sock:sk_data_ready", "`irq:softirq_entry"},
-	"journey-veth.md": {"## std", "`runtime.netpollready`", "`napi:napi_poll dev=rdn"},
-	"journey-herd-shared.md": {"Per accepted connection:", "| loop tid | accepts |"},
+	"journey-all.md":            {"## epoll", "## gnet", "## std", "`runtime.netpollready`", "`sock:sk_data_ready", "`irq:softirq_entry"},
+	"journey-veth.md":           {"## std", "`runtime.netpollready`", "`napi:napi_poll dev=rdn"},
+	"journey-herd-shared.md":    {"Per accepted connection:", "| loop tid | accepts |"},
 	"journey-herd-exclusive.md": {"Per accepted connection:", "| loop tid | accepts |"},
 	"journey-herd-reuseport.md": {"Per accepted connection:", "| loop tid | accepts |"},
 	"idle-18k-results.md": {"| server | conns | ok |", "| epoll | 18000 |", "| gnet | 18000 |", "| std | 18000 |",
