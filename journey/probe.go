@@ -3,6 +3,7 @@ package journey
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -74,6 +75,10 @@ type ProbeSet struct {
 // named in Missing. It fails only when perf probe itself cannot run.
 func AddProbes(binary, group string) (*ProbeSet, error) {
 	ps := &ProbeSet{Group: group, Binary: binary}
+	if !hasSymbols(binary) {
+		ps.Missing = append(ps.Missing, NoSymbols)
+		return ps, nil
+	}
 	out, err := exec.Command("perf", "probe", "-x", binary, "-F", "--filter", "runtime.*").Output()
 	if err != nil {
 		return nil, fmt.Errorf("perf probe -x %s -F: %w", binary, err)
@@ -82,11 +87,6 @@ func AddProbes(binary, group string) (*ProbeSet, error) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		have[strings.TrimSpace(sc.Text())] = true
-	}
-	if len(have) == 0 {
-		// go run links without a symbol table: no function can be probed.
-		ps.Missing = append(ps.Missing, NoSymbols)
-		return ps, nil
 	}
 	var want []Probe
 	for _, p := range Probes {
@@ -235,4 +235,17 @@ func firstLine(msg []byte, err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// hasSymbols reports whether binary has a symbol table, which perf probe
+// needs to find a function: go run links without one. A file that cannot be
+// read as ELF is left for perf to report on.
+func hasSymbols(binary string) bool {
+	f, err := elf.Open(binary)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	_, err = f.Symbols()
+	return !errors.Is(err, elf.ErrNoSymbols)
 }
