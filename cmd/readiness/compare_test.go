@@ -266,8 +266,8 @@ func TestCompareWrkMissing(t *testing.T) {
 // SIGUSR1 makes serve write one memstats line to stderr and keep serving.
 func TestServeMemStats(t *testing.T) {
 	eachModel(t, func(t *testing.T, m model) {
-		p := startServe(t, m.name, "-addr", "127.0.0.1:0")
-		request(t, p.addr)
+		p := startServe(t, m.name)
+		request(t, p.Addr)
 		parse := func() []compare.MemStats {
 			var got []compare.MemStats
 			for l := range strings.Lines(p.stderr.String()) {
@@ -290,7 +290,7 @@ func TestServeMemStats(t *testing.T) {
 		if len(got) != 2 || got[0].Mallocs == 0 || got[1].Mallocs < got[0].Mallocs || got[1].TotalAlloc < got[0].TotalAlloc {
 			t.Fatalf("memstats lines %+v", got)
 		}
-		request(t, p.addr)
+		request(t, p.Addr)
 		p.signal(t, syscall.SIGTERM)
 		if code := p.wait(t, 5*time.Second); code != 0 {
 			t.Errorf("exit %d after SIGUSR1 and SIGTERM", code)

@@ -136,20 +136,20 @@ func TestLoadNothingListening(t *testing.T) {
 // for the stalled responses, so only the few requests in flight when the
 // stall began (one per connection) see it.
 func TestLoadStallOpenLoop(t *testing.T) {
-	srv := startServe(t, "epoll", "-addr", "127.0.0.1:0", "-loops", "1")
+	srv := startServe(t, "epoll", "-loops", "1")
 	stopped := make(chan error, 1)
 	go func() {
 		time.Sleep(4 * time.Second)
-		if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		if err := srv.Signal(syscall.SIGSTOP); err != nil {
 			stopped <- err
 			return
 		}
 		time.Sleep(time.Second)
-		stopped <- srv.cmd.Process.Signal(syscall.SIGCONT)
+		stopped <- srv.Signal(syscall.SIGCONT)
 	}()
 	// The continue comes before the test ends even when it fails.
-	t.Cleanup(func() { srv.cmd.Process.Signal(syscall.SIGCONT) })
-	out, errs, code := loadRun(t, "-c", "10", "-rate", "1000", "-d", "10s", "-json", srv.addr)
+	t.Cleanup(func() { srv.Signal(syscall.SIGCONT) })
+	out, errs, code := loadRun(t, "-c", "10", "-rate", "1000", "-d", "10s", "-json", srv.Addr)
 	if err := <-stopped; err != nil {
 		t.Fatalf("stop and continue the server: %v", err)
 	}

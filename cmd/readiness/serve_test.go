@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -61,86 +61,49 @@ func readinessBinary(t *testing.T) string {
 	return binPath
 }
 
-// process is a running `readiness serve`.
-type process struct {
-	cmd    *exec.Cmd
-	line   string // the first line on stdout
-	addr   string // the address that line names
+// server is a running `readiness serve` and all it has written to stderr.
+type server struct {
+	*child.Server
 	stderr *child.SyncBuffer
-	exited chan struct{}
-	err    error // cmd.Wait's result, once exited is closed
 }
 
 var listening = regexp.MustCompile(`^(\w+) listening on (\S+) \(loops=\d+ [^)]*\)`)
 
-// startServe runs `readiness serve args...` and waits for its listening line.
-func startServe(t *testing.T, args ...string) *process {
+// startServe runs `readiness serve args... -addr 127.0.0.1:0`, checks its
+// listening line and kills it at the end of the test.
+func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(readinessBinary(t), append([]string{"serve"}, args...)...)
-	p := &process{cmd: cmd, stderr: &child.SyncBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	stdout, err := cmd.StdoutPipe()
+	stderr := &child.SyncBuffer{}
+	s, err := child.Start(context.Background(), readinessBinary(t), args, child.Options{
+		Stderr: func(tail io.Writer) io.Writer { return io.MultiWriter(stderr, tail) },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	t.Cleanup(s.Kill)
+	p := &server{Server: s, stderr: stderr}
+	if m := listening.FindStringSubmatch(p.Line); m == nil || m[2] != p.Addr {
+		t.Fatalf("first line %q is not a listening line; stderr:\n%s", p.Line, p.stderr)
 	}
-	lines := make(chan string, 1)
-	go func() {
-		r := bufio.NewReader(stdout)
-		line, _ := r.ReadString('\n')
-		lines <- strings.TrimSuffix(line, "\n")
-		io.Copy(io.Discard, r)
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	select {
-	case p.line = <-lines:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no listening line within 10 s; stderr:\n%s", p.stderr)
-	}
-	m := listening.FindStringSubmatch(p.line)
-	if m == nil {
-		t.Fatalf("first line %q is not a listening line; stderr:\n%s", p.line, p.stderr)
-	}
-	p.addr = m[2]
 	return p
 }
 
-func (p *process) signal(t *testing.T, sig os.Signal) {
+func (p *server) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := p.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // wait returns the exit status, failing the test if the process has not
 // exited within d.
-func (p *process) wait(t *testing.T, d time.Duration) int {
+func (p *server) wait(t *testing.T, d time.Duration) int {
 	t.Helper()
-	select {
-	case <-p.exited:
-	case <-time.After(d):
-		t.Fatalf("still running %v later; stderr:\n%s", d, p.stderr)
+	code, err := p.Wait(d)
+	if err != nil {
+		t.Fatal(err) // it ends with the tail of stderr
 	}
-	var ee *exec.ExitError
-	switch {
-	case p.err == nil:
-		return 0
-	case errors.As(p.err, &ee):
-		return ee.ExitCode()
-	}
-	t.Fatal(p.err)
-	return -1
+	return code
 }
 
 // run runs `readiness serve args...` to completion.
@@ -196,14 +159,14 @@ func eachModel(t *testing.T, body func(t *testing.T, m model)) {
 
 func TestServeListensAndStops(t *testing.T) {
 	eachModel(t, func(t *testing.T, m model) {
-		p := startServe(t, m.name, "-addr", "127.0.0.1:0")
-		if !strings.HasPrefix(p.line, m.name+" listening on 127.0.0.1:") || strings.HasSuffix(p.addr, ":0") {
-			t.Fatalf("listening line %q: want the model and the real port", p.line)
+		p := startServe(t, m.name)
+		if !strings.HasPrefix(p.Line, m.name+" listening on 127.0.0.1:") || strings.HasSuffix(p.Addr, ":0") {
+			t.Fatalf("listening line %q: want the model and the real port", p.Line)
 		}
-		if strings.Contains(p.line, "ignored") {
-			t.Errorf("listening line %q names ignored flags, none were set", p.line)
+		if strings.Contains(p.Line, "ignored") {
+			t.Errorf("listening line %q names ignored flags, none were set", p.Line)
 		}
-		c := request(t, p.addr)
+		c := request(t, p.Addr)
 		p.signal(t, syscall.SIGTERM)
 		testnet.ExpectEOF(t, c, testnet.IOTimeout) // the idle connection is closed
 		if code := p.wait(t, 5*time.Second); code != 0 {
@@ -215,7 +178,7 @@ func TestServeListensAndStops(t *testing.T) {
 // Every model accepts every flag and names the ones that do not apply to it.
 func TestServeIgnoredFlags(t *testing.T) {
 	eachModel(t, func(t *testing.T, m model) {
-		p := startServe(t, m.name, "-addr", "127.0.0.1:0", "-trigger", "edge", "-accept", "exclusive",
+		p := startServe(t, m.name, "-trigger", "edge", "-accept", "exclusive",
 			"-idle", "park", "-serial", "-delay-mode", "timer", "-loops", "1")
 		var want []string
 		for _, f := range []string{"trigger", "accept", "idle", "serial", "delay-mode"} {
@@ -224,10 +187,10 @@ func TestServeIgnoredFlags(t *testing.T) {
 			}
 		}
 		suffix := "; ignored by " + m.name + ": " + strings.Join(want, ", ")
-		if !strings.HasSuffix(p.line, suffix) {
-			t.Errorf("listening line %q: want it to end %q", p.line, suffix)
+		if !strings.HasSuffix(p.Line, suffix) {
+			t.Errorf("listening line %q: want it to end %q", p.Line, suffix)
 		}
-		request(t, p.addr)
+		request(t, p.Addr)
 		p.signal(t, syscall.SIGINT)
 		if code := p.wait(t, 5*time.Second); code != 0 {
 			t.Fatalf("exit status %d after SIGINT, want 0; stderr:\n%s", code, p.stderr)
@@ -283,8 +246,8 @@ func TestServeHelp(t *testing.T) {
 func TestServeCPUProfile(t *testing.T) {
 	eachModel(t, func(t *testing.T, m model) {
 		file := filepath.Join(t.TempDir(), "cpu.pprof")
-		p := startServe(t, m.name, "-addr", "127.0.0.1:0", "-cpuprofile", file)
-		request(t, p.addr)
+		p := startServe(t, m.name, "-cpuprofile", file)
+		request(t, p.Addr)
 		p.signal(t, syscall.SIGTERM)
 		if code := p.wait(t, 5*time.Second); code != 0 {
 			t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr)

@@ -92,7 +92,7 @@ func TestShutdownSignalDeliversInFlight(t *testing.T) {
 // inFlight runs one case of TestShutdownSignalDeliversInFlight.
 func inFlight(t *testing.T, v variant, mode string, sig syscall.Signal, n int) {
 	const batch = 8 // requests pipelined on the first connection
-	args := append(append([]string{}, v.args[1:]...), "-addr", "127.0.0.1:0", "-loops", "1",
+	args := append(append([]string{}, v.args[1:]...), "-loops", "1",
 		"-delay", inFlightDelay.String(), "-delay-mode", mode)
 	p := startServe(t, append([]string{v.args[0]}, args...)...)
 
@@ -103,14 +103,14 @@ func inFlight(t *testing.T, v variant, mode string, sig syscall.Signal, n int) {
 		if i == 0 {
 			k = batch
 		}
-		clients[i], want[i] = testnet.Dial(t, p.addr), bytes.Repeat(proto.OK, k)
+		clients[i], want[i] = testnet.Dial(t, p.Addr), bytes.Repeat(proto.OK, k)
 		testnet.Send(t, clients[i], strings.Repeat(testnet.Get, k))
 	}
 	// The responses are in flight once the server has read the requests:
 	// its sockets' receive queues are empty. They are held for inFlightDelay,
 	// far longer than that check takes.
 	sent := time.Now()
-	if err := testnet.WaitRead(p.addr, clients, 5*time.Second); err != nil {
+	if err := testnet.WaitRead(p.Addr, clients, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -128,7 +128,7 @@ func inFlight(t *testing.T, v variant, mode string, sig syscall.Signal, n int) {
 			t.Errorf("client %d, after its responses: %v", i, err)
 		}
 	}
-	if err := notServed(p.addr); err != nil {
+	if err := notServed(p.Addr); err != nil {
 		t.Error(err)
 	}
 	code := p.wait(t, time.Until(t0.Add(shutdownBound)))
@@ -168,10 +168,10 @@ func TestShutdownSecondSignal(t *testing.T) {
 		for _, sigs := range [][2]syscall.Signal{{syscall.SIGINT, syscall.SIGTERM}, {syscall.SIGTERM, syscall.SIGINT}} {
 			t.Run(sigName(sigs[0])+"-"+sigName(sigs[1]), func(t *testing.T) {
 				args := append([]string{}, v.args...)
-				p := startServe(t, append(args, "-addr", "127.0.0.1:0", "-delay", "1m", "-delay-mode", "timer")...)
-				c := testnet.Dial(t, p.addr)
+				p := startServe(t, append(args, "-delay", "1m", "-delay-mode", "timer")...)
+				c := testnet.Dial(t, p.Addr)
 				testnet.Send(t, c, testnet.Get)
-				if err := testnet.WaitRead(p.addr, []*net.TCPConn{c}, 5*time.Second); err != nil {
+				if err := testnet.WaitRead(p.Addr, []*net.TCPConn{c}, 5*time.Second); err != nil {
 					t.Fatal(err)
 				}
 				p.signal(t, sigs[0])

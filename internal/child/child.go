@@ -6,6 +6,7 @@ package child
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -71,7 +72,7 @@ type Options struct {
 // so that what is measured (RSS, threads) is the server's alone.
 type Server struct {
 	Addr string // HOST:PORT from its listening line
-	Line string // the listening line itself: the model and its settings
+	Line string // the listening line as read, without its newline: the model and its settings
 	PID  int    // the server's process id (under a Prefix, the prefix's child)
 
 	name   string // "serve ARGS...", for errors
@@ -139,7 +140,7 @@ func Start(ctx context.Context, exe string, args []string, o Options) (*Server, 
 			s.kill(o.Find)
 			return nil, s.errorf("first line %q does not say `listening on HOST:PORT`", line)
 		}
-		s.Addr, s.Line = m[1], strings.TrimSpace(line)
+		s.Addr, s.Line = m[1], line
 	case <-s.exited:
 		return nil, s.errorf("exited before its listening line: %s", exitStatus(s.err))
 	case <-timer.C:
@@ -185,6 +186,42 @@ func (s *Server) Signal(sig syscall.Signal) error {
 
 // Exited is closed once the server has exited and been reaped.
 func (s *Server) Exited() <-chan struct{} { return s.exited }
+
+// Wait waits up to limit for the server to exit, on its own or after a
+// Signal, and returns its exit code: under a Prefix, the started process's;
+// -1 if a signal ended it. The error says it was still running after limit,
+// and is left running, or that it could not be waited for.
+func (s *Server) Wait(limit time.Duration) (int, error) {
+	select {
+	case <-s.exited:
+	default:
+		timer := time.NewTimer(limit)
+		defer timer.Stop()
+		select {
+		case <-s.exited:
+		case <-timer.C:
+			return -1, s.errorf("still running %v later", limit)
+		}
+	}
+	var ee *exec.ExitError
+	switch {
+	case s.err == nil:
+		return 0, nil
+	case errors.As(s.err, &ee):
+		return ee.ExitCode(), nil
+	}
+	return -1, fmt.Errorf("%s: wait: %w", s.name, s.err)
+}
+
+// Kill ends the server at once with SIGKILL, unless it has exited, and
+// waits for it to be reaped.
+func (s *Server) Kill() {
+	select {
+	case <-s.exited:
+	default:
+		s.kill(nil)
+	}
+}
 
 // Stop sends SIGTERM and waits for the exit, killing the server if it has
 // not exited within StopGrace. The error says how it ended unless that was
@@ -244,8 +281,9 @@ func (s *Server) kill(find func(int) (int, error)) {
 	}
 }
 
-// firstLine takes the first line of a child's stdout to its channel and
-// discards the rest, so a chatty child never blocks on a full pipe.
+// firstLine takes the first line of a child's stdout, as written but for
+// its newline, to its channel and discards the rest, so a chatty child never
+// blocks on a full pipe.
 type firstLine struct {
 	buf  []byte
 	line chan string
@@ -265,7 +303,7 @@ func (f *firstLine) Write(p []byte) (int, error) {
 		// No line this long is a listening line.
 		i = len(f.buf)
 	}
-	f.line <- strings.TrimSpace(string(f.buf[:i]))
+	f.line <- string(f.buf[:i])
 	f.done, f.buf = true, nil
 	return len(p), nil
 }

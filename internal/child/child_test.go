@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 // fakeServe is the stand-in server. Behaviours: "ok" listens and exits 0
 // on SIGTERM, "exit4" exits 4 on SIGTERM, "hang" ignores SIGTERM, "quiet"
 // never says where it listens, "chatty" says something else first, "die"
-// exits 3 before listening.
+// exits 3 before listening, "leave" exits 5 once it has said where it
+// listens, "padded" puts spaces and a carriage return around its line.
 func fakeServe(behaviour string, rest []string) int {
 	if n := len(rest); n < 2 || rest[n-2] != "-addr" || rest[n-1] != "127.0.0.1:0" {
 		fmt.Fprintf(os.Stderr, "fake: arguments %q do not end with -addr 127.0.0.1:0\n", rest)
@@ -67,7 +68,15 @@ func fakeServe(behaviour string, rest []string) int {
 			c.Close()
 		}
 	}()
-	fmt.Printf("fake listening on %s (pid %d)\n", ln.Addr(), os.Getpid())
+	switch behaviour {
+	case "padded":
+		fmt.Printf("  fake listening on %s (pid %d) \r\n", ln.Addr(), os.Getpid())
+	case "leave":
+		fmt.Printf("fake listening on %s (pid %d)\n", ln.Addr(), os.Getpid())
+		return 5
+	default:
+		fmt.Printf("fake listening on %s (pid %d)\n", ln.Addr(), os.Getpid())
+	}
 	<-term
 	if behaviour == "exit4" {
 		return 4
@@ -91,13 +100,7 @@ func startFake(t *testing.T, behaviour string, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		select {
-		case <-s.Exited():
-		default:
-			s.kill(nil)
-		}
-	})
+	t.Cleanup(s.Kill)
 	return s
 }
 
@@ -334,5 +337,77 @@ func TestEnvAndLine(t *testing.T) {
 	}
 	if want := "fake listening on " + s.Addr + " (pid "; !strings.HasPrefix(s.Line, want) {
 		t.Errorf("Line %q, want it to start %q", s.Line, want)
+	}
+}
+
+// Line is the listening line as the server wrote it, spaces and all.
+func TestLineAsWritten(t *testing.T) {
+	t.Parallel()
+	s := startFake(t, "padded", Options{})
+	if want := "  fake listening on " + s.Addr + " (pid " + strconv.Itoa(s.PID) + ") \r"; s.Line != want {
+		t.Errorf("Line %q, want %q", s.Line, want)
+	}
+	greet(t, s.Addr)
+}
+
+// Wait gives the exit code after a chosen signal, after an exit of the
+// server's own and after a kill, and leaves a server that has not exited
+// running.
+func TestWait(t *testing.T) {
+	t.Parallel()
+	s := startFake(t, "exit4", Options{})
+	if code, err := s.Wait(200 * time.Millisecond); err == nil || code != -1 || !strings.Contains(err.Error(), "still running 200ms later") {
+		t.Fatalf("Wait on a running server: %d, %v; want -1 and an error saying it is still running", code, err)
+	}
+	greet(t, s.Addr)
+	if err := s.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := s.Wait(5 * time.Second); code != 4 || err != nil {
+		t.Errorf("Wait after SIGTERM: %d, %v; want exit code 4", code, err)
+	}
+	if code, err := s.Wait(0); code != 4 || err != nil {
+		t.Errorf("Wait again: %d, %v; want exit code 4 at once", code, err)
+	}
+
+	s = startFake(t, "leave", Options{})
+	if code, err := s.Wait(5 * time.Second); code != 5 || err != nil {
+		t.Errorf("Wait on a server that exits by itself: %d, %v; want exit code 5", code, err)
+	}
+
+	// The stand-in does not catch SIGINT: the signal ends it.
+	s = startFake(t, "ok", Options{})
+	if err := s.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := s.Wait(5 * time.Second); code != -1 || err != nil {
+		t.Errorf("Wait after SIGINT: %d, %v; want -1 for the signal", code, err)
+	}
+}
+
+// Kill ends a server that ignores SIGTERM at once, and does nothing to one
+// that has exited.
+func TestKill(t *testing.T) {
+	t.Parallel()
+	s := startFake(t, "hang", Options{})
+	begin := time.Now()
+	s.Kill()
+	if took := time.Since(begin); took >= StopGrace {
+		t.Errorf("Kill took %v, the grace a SIGTERM would get", took)
+	}
+	select {
+	case <-s.Exited():
+	default:
+		t.Fatal("Kill returned before the server was reaped")
+	}
+	if !gone(s.PID) {
+		t.Errorf("process %d still exists after Kill", s.PID)
+	}
+	if code, err := s.Wait(0); code != -1 || err != nil {
+		t.Errorf("Wait after Kill: %d, %v; want -1 for the signal", code, err)
+	}
+	s.Kill()
+	if err := s.Signal(syscall.SIGTERM); err == nil {
+		t.Error("Signal to a killed server succeeded")
 	}
 }
