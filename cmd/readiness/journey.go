@@ -72,8 +72,9 @@ func runJourney(args []string) int {
 		journeyUsage(os.Stdout, fs)
 		return 0
 	}
-	if err == nil && len(positional) != 1 {
-		err = fmt.Errorf("want one MODEL or all, got %q", positional)
+	var names []string
+	if err == nil {
+		names, err = traceModels(positional)
 	}
 	switch {
 	case err != nil:
@@ -83,10 +84,6 @@ func runJourney(args []string) int {
 		err = fmt.Errorf("-conns %d: want 0 (the two-request script) to 1000", *conns)
 	case *pause < 0 || *pause > 5*time.Second:
 		err = fmt.Errorf("-pause %v: want 0 to 5s", *pause)
-	}
-	var names []string
-	if err == nil {
-		names, err = traceModels(positional[0])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "readiness journey: %v\n(readiness journey -h explains it)\n", err)
@@ -118,13 +115,6 @@ func runJourney(args []string) int {
 		}
 	}
 	return 0
-}
-
-func serveText(extra string) string {
-	if extra == "" {
-		return ""
-	}
-	return " " + strings.ReplaceAll(extra, ",", " ")
 }
 
 // journeys records every model in turn. The probes, and with -net veth the
@@ -164,10 +154,7 @@ func journeys(ctx context.Context, names []string, netName, extra string, conns 
 		}()
 	}
 	for _, name := range names {
-		serve := append([]string(nil), journeyArgs...)
-		if extra != "" {
-			serve = append(serve, strings.Split(extra, ",")...)
-		}
+		serve := append(append([]string(nil), journeyArgs...), serveExtra(extra)...)
 		o := journey.Options{Model: name, Serve: serve, Pair: pair, Conns: conns, Pause: pause, Raw: raw}
 		tl, err := journeyOnce(ctx, rec, o)
 		if err != nil && ctx.Err() != nil {

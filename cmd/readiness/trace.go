@@ -60,12 +60,9 @@ func runTrace(args []string) int {
 		traceUsage(os.Stdout, fs)
 		return 0
 	}
-	if err == nil && len(positional) != 1 {
-		err = fmt.Errorf("want one MODEL or all, got %q", positional)
-	}
 	var names []string
 	if err == nil {
-		names, err = traceModels(positional[0])
+		names, err = traceModels(positional)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "readiness trace: %v\n(readiness trace -h explains it)\n", err)
@@ -81,10 +78,7 @@ func runTrace(args []string) int {
 	}
 	var seqs []*trace.Sequence
 	for _, name := range names {
-		args := append([]string{name}, traceArgs...)
-		if *extra != "" {
-			args = append(args, strings.Split(*extra, ",")...)
-		}
+		args := append(append([]string{name}, traceArgs...), serveExtra(*extra)...)
 		o := trace.Options{Model: name, Exe: exe, Args: args, Pause: *pause}
 		if *raw != "" {
 			o.Output = filepath.Join(*raw, name+".strace")
@@ -129,21 +123,38 @@ func runTrace(args []string) int {
 }
 
 // traceModels expands MODEL|all into model names from the table.
-func traceModels(arg string) ([]string, error) {
-	if arg == "all" {
+func traceModels(positional []string) ([]string, error) {
+	if len(positional) != 1 {
+		return nil, fmt.Errorf("want one MODEL or all, got %q", positional)
+	}
+	if positional[0] == "all" {
 		return modelNames(), nil
 	}
-	if _, err := lookupModel(arg); err != nil {
+	if _, err := lookupModel(positional[0]); err != nil {
 		return nil, err
 	}
-	return []string{arg}, nil
+	return positional, nil
+}
+
+// serveExtra is a -serve value (comma-separated serve flags) as arguments.
+func serveExtra(extra string) []string {
+	if extra == "" {
+		return nil
+	}
+	return strings.Split(extra, ",")
+}
+
+// serveText is a -serve value as it reads on a command line: a space and
+// the flags, or nothing.
+func serveText(extra string) string {
+	if extra == "" {
+		return ""
+	}
+	return " " + strings.ReplaceAll(extra, ",", " ")
 }
 
 func writeTraceMarkdown(w io.Writer, command, extra string, seqs []*trace.Sequence) {
-	flags := strings.Join(traceArgs, " ")
-	if extra != "" {
-		flags += " " + strings.ReplaceAll(extra, ",", " ")
-	}
+	flags := strings.Join(traceArgs, " ") + serveText(extra)
 	docHeader(w, "What the servers ask the kernel", command)
 	fmt.Fprintf(w, "- Each server runs as `readiness serve MODEL %s` under `strace %s -o FILE`.\n",
 		flags, strings.Join(trace.StraceArgs("FILE")[:len(trace.StraceArgs("FILE"))-2], " "))
