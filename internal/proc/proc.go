@@ -39,23 +39,15 @@ func Read(pid int) (Sample, error) { return readAt("/proc", pid) }
 func readAt(root string, pid int) (Sample, error) {
 	dir := filepath.Join(root, strconv.Itoa(pid))
 	var s Sample
-	b, err := os.ReadFile(filepath.Join(dir, "stat"))
+	st, err := parseFile(filepath.Join(dir, "stat"), ParseStat)
 	if err != nil {
 		return s, err
-	}
-	st, err := ParseStat(b)
-	if err != nil {
-		return s, fmt.Errorf("%s/stat: %w", dir, err)
 	}
 	s.UserTicks, s.SystemTicks = st.UserTicks, st.SystemTicks
 
-	b, err = os.ReadFile(filepath.Join(dir, "status"))
+	main, err := parseFile(filepath.Join(dir, "status"), ParseStatus)
 	if err != nil {
 		return s, err
-	}
-	main, err := ParseStatus(b)
-	if err != nil {
-		return s, fmt.Errorf("%s/status: %w", dir, err)
 	}
 	s.RSS, s.PeakRSS, s.Threads = main.RSS, main.PeakRSS, main.Threads
 
@@ -71,7 +63,7 @@ func switches(dir string) (voluntary, involuntary uint64, err error) {
 		return 0, 0, err
 	}
 	for _, t := range tasks {
-		b, err := os.ReadFile(filepath.Join(dir, "task", t.Name(), "status"))
+		st, err := parseFile(filepath.Join(dir, "task", t.Name(), "status"), ParseStatus)
 		if errors.Is(err, os.ErrNotExist) {
 			// The thread exited between the listing and the read.
 			continue
@@ -79,14 +71,26 @@ func switches(dir string) (voluntary, involuntary uint64, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		st, err := ParseStatus(b)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s/task/%s/status: %w", dir, t.Name(), err)
-		}
 		voluntary += st.Voluntary
 		involuntary += st.Involuntary
 	}
 	return voluntary, involuntary, nil
+}
+
+// parseFile reads a /proc file and parses it; a parse error names the file.
+// A read error is returned as the os package gives it, so that a caller
+// can tell a thread or process that has gone (os.ErrNotExist).
+func parseFile[T any](path string, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return zero, err
+	}
+	v, err := parse(b)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }
 
 // Status is what this package takes from a /proc/PID/status or

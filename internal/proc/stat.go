@@ -35,16 +35,7 @@ func ReadStat(pid int) (Stat, error) { return readStatAt("/proc", pid) }
 // readStatAt reads pid's stat under a /proc tree rooted at root, or with
 // sub ("task", TID) one of its threads'.
 func readStatAt(root string, pid int, sub ...string) (Stat, error) {
-	name := filepath.Join(append(append([]string{root, strconv.Itoa(pid)}, sub...), "stat")...)
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return Stat{}, err
-	}
-	st, err := ParseStat(b)
-	if err != nil {
-		return Stat{}, fmt.Errorf("%s: %w", name, err)
-	}
-	return st, nil
+	return parseFile(filepath.Join(append(append([]string{root, strconv.Itoa(pid)}, sub...), "stat")...), ParseStat)
 }
 
 // ParseStat reads the contents of /proc/PID/stat. The command name (field

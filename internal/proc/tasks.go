@@ -26,11 +26,7 @@ func Tasks(pid int) ([]int, error) {
 
 // TaskStatus reads /proc/PID/task/TID/status.
 func TaskStatus(pid, tid int) (Status, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(tid), "status"))
-	if err != nil {
-		return Status{}, err
-	}
-	return ParseStatus(b)
+	return parseFile(filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(tid), "status"), ParseStatus)
 }
 
 // TaskStat reads /proc/PID/task/TID/stat, one thread's line in the form
@@ -48,16 +44,7 @@ type Sched struct {
 
 // TaskSched reads /proc/PID/task/TID/schedstat.
 func TaskSched(pid, tid int) (Sched, error) {
-	path := filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(tid), "schedstat")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Sched{}, err
-	}
-	s, err := ParseSchedstat(b)
-	if err != nil {
-		return Sched{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
+	return parseFile(filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(tid), "schedstat"), ParseSchedstat)
 }
 
 // ParseSchedstat reads a schedstat line: run time, run delay (both ns)
