@@ -163,8 +163,7 @@ func settleAccepts(addr string) {
 		return
 	}
 	for end := time.Now().Add(acceptSettle); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		ln, err := sockdiag.Lookup(srv, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
-		if err != nil || ln.RecvQ == 0 {
+		if n, err := backlog(srv); err != nil || n == 0 {
 			return
 		}
 	}
@@ -174,6 +173,13 @@ func settleAccepts(addr string) {
 // machine takes to come back to its listener.
 const acceptSettle = 250 * time.Millisecond
 
+// backlog is the Recv-Q of the listener on srv: the connections the kernel
+// has completed and the server has not accepted.
+func backlog(srv netip.AddrPort) (uint32, error) {
+	ln, err := sockdiag.Lookup(srv, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
+	return ln.RecvQ, err
+}
+
 // readQueues reads the listener's accept queue and the server's end of
 // each connection.
 func readQueues(addr string, conns [2]net.Conn) (*SlowQueues, error) {
@@ -181,11 +187,11 @@ func readQueues(addr string, conns [2]net.Conn) (*SlowQueues, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := sockdiag.Lookup(srv, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
+	n, err := backlog(srv)
 	if err != nil {
 		return nil, err
 	}
-	q := &SlowQueues{Backlog: ln.RecvQ}
+	q := &SlowQueues{Backlog: n}
 	for i, c := range conns {
 		peer, err := netip.ParseAddrPort(c.LocalAddr().String())
 		if err != nil {
